@@ -1,0 +1,150 @@
+# Copyright (c) moby.engine contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # Options of every module: how to reach the engine. Matches ENGINE_ARGUMENT_SPEC in _common.py.
+    DOCUMENTATION = r"""
+options:
+  docker_host:
+    description:
+      - Address of the Docker engine API.
+      - C(unix:///path/to/socket), C(tcp://host:port), C(http://host:port) or C(https://host:port).
+      - A C(tcp://) address without TLS gives anyone who can reach that port full control of the
+        engine's host (root). Use TLS with client certificates for remote engines.
+      - If not set, the value of the E(DOCKER_HOST) environment variable is used.
+    type: str
+    default: unix:///var/run/docker.sock
+    aliases: [docker_url]
+  tls:
+    description:
+      - Connect to the engine over TLS.
+      - Certificates are verified unless O(validate_certs=false) is set explicitly.
+      - If not set, the value of the E(DOCKER_TLS) environment variable is used.
+    type: bool
+    default: false
+  validate_certs:
+    description:
+      - Verify the engine's certificate (and use TLS).
+      - Defaults to verifying whenever TLS is in use; set to V(false) only for testing.
+      - If not set, the value of the E(DOCKER_TLS_VERIFY) environment variable is used.
+    type: bool
+    aliases: [tls_verify]
+  ca_path:
+    description:
+      - CA certificate used to verify the engine's certificate.
+      - Defaults to C(ca.pem) in E(DOCKER_CERT_PATH) when that file exists.
+    type: path
+    aliases: [ca_cert, cacert_path]
+  client_cert:
+    description:
+      - Client certificate presented to the engine. Requires O(client_key).
+      - Defaults to C(cert.pem) in E(DOCKER_CERT_PATH) when that file exists.
+    type: path
+    aliases: [tls_client_cert, cert_path]
+  client_key:
+    description:
+      - Private key of O(client_cert).
+      - Defaults to C(key.pem) in E(DOCKER_CERT_PATH) when that file exists.
+    type: path
+    aliases: [tls_client_key, key_path]
+  tls_hostname:
+    description:
+      - Name expected in the engine's certificate, when it differs from the host in O(docker_host).
+    type: str
+  api_version:
+    description:
+      - Engine API version to use.
+      - V(auto) asks the engine and uses the lower of its version and 1.43; engines older than API 1.41
+        (Docker 20.10) are refused with a clear message.
+      - An explicit version is used as given on every request.
+      - If not set, the value of the E(DOCKER_API_VERSION) environment variable is used.
+    type: str
+    default: auto
+    aliases: [docker_api_version]
+  timeout:
+    description:
+      - Seconds to wait for the engine to answer (and between two parts of a streamed answer).
+      - If not set, the value of the E(DOCKER_TIMEOUT) environment variable is used.
+    type: int
+    default: 60
+notes:
+  - Needs the Python libraries C(requests) and C(requests-unixsocket) on the managed host.
+  - The module talks to the engine API directly; the docker CLI is not needed.
+  - All modules of this collection are in the action group C(moby.engine.engine), so connection options can be
+    set once with C(module_defaults) and C(group/moby.engine.engine).
+requirements:
+  - requests
+  - requests-unixsocket (for unix sockets)
+"""
+
+    # Options of the modules that talk to registries. Matches REGISTRY_ARGUMENT_SPEC in _common.py.
+    REGISTRY = r"""
+options:
+  registry_auth:
+    description:
+      - Credentials for the registry of the image, sent to the engine in the C(X-Registry-Auth) header.
+      - When not given, credentials are read from C(config.json) in O(docker_config), including
+        C(credsStore) and C(credHelpers) (C(docker-credential-<name>) programs on E(PATH)).
+    type: dict
+    suboptions:
+      username:
+        description: User name.
+        type: str
+      password:
+        description: Password or access token for O(registry_auth.username).
+        type: str
+      email:
+        description: E-mail address (only very old registries use it).
+        type: str
+      serveraddress:
+        description: Registry address the credentials are for. Defaults to the image's registry.
+        type: str
+      identitytoken:
+        description: Identity (refresh) token issued by the registry, instead of a password.
+        type: str
+      registrytoken:
+        description: Bearer token for the registry, instead of a password.
+        type: str
+  docker_config:
+    description:
+      - Directory holding the docker CLI's C(config.json), read for credentials when O(registry_auth) is not given.
+      - If not set, the value of the E(DOCKER_CONFIG) environment variable is used, then C(~/.docker).
+    type: path
+"""
+
+    # Attributes shared by the modules that change nothing.
+    INFO_ATTRIBUTES = r"""
+attributes:
+  check_mode:
+    description: Can run in check mode and predict what a real run would report.
+    support: full
+    details: This module never changes anything.
+  diff_mode:
+    description: Can show what changes, in diff mode.
+    support: none
+  action_group:
+    description: Takes defaults from C(module_defaults) for the action group.
+    support: full
+    membership: [moby.engine.engine]
+"""
+
+    # Attributes shared by the modules that change images.
+    ACTION_ATTRIBUTES = r"""
+attributes:
+  check_mode:
+    description: Can run in check mode and predict what a real run would report.
+    support: full
+    details: Nothing changes on the engine; RV(ignore:changed) predicts what a real run would report.
+  diff_mode:
+    description: Can show what changes, in diff mode.
+    support: full
+    details: The image's id, tags and digests before and after.
+  action_group:
+    description: Takes defaults from C(module_defaults) for the action group.
+    support: full
+    membership: [moby.engine.engine]
+"""

@@ -1,0 +1,171 @@
+# Copyright (c) moby.engine contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Image references, parsed and normalised the way the engine does.
+
+The grammar follows the distribution project's reference grammar: an optional
+registry domain (recognised by a dot, a colon or being ``localhost``), path
+components, an optional tag and an optional digest.  A port is part of the
+domain, never a tag.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput
+
+DEFAULT_DOMAIN = "docker.io"
+LEGACY_DEFAULT_DOMAIN = "index.docker.io"
+OFFICIAL_REPO_PREFIX = "library/"
+DEFAULT_TAG = "latest"
+MAX_NAME_LENGTH = 255
+
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = r"(?:{c}(?:\.{c})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?".format(c=_DOMAIN_COMPONENT)
+_TAG = r"[\w][\w.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+
+_PATH_RE = re.compile(r"^{c}(?:/{c})*$".format(c=_COMPONENT))
+_DOMAIN_RE = re.compile(r"^{d}$".format(d=_DOMAIN))
+_TAG_RE = re.compile(r"^{t}$".format(t=_TAG))
+_DIGEST_RE = re.compile(r"^{d}$".format(d=_DIGEST))
+_IMAGE_ID_RE = re.compile(r"^(?:sha256:)?[a-f0-9]{12,64}$")
+
+
+@dataclass(frozen=True)
+class ImageReference:
+    """A parsed ``[domain/]path[:tag][@digest]`` reference."""
+
+    domain: str
+    path: str
+    tag: str | None = None
+    digest: str | None = None
+
+    @property
+    def repository(self) -> str:
+        """Fully qualified repository, e.g. ``docker.io/library/busybox``."""
+        return "{0}/{1}".format(self.domain, self.path)
+
+    @property
+    def familiar_repository(self) -> str:
+        """Repository as the engine shows it in RepoTags (``busybox``, ``127.0.0.1:5000/app``)."""
+        if self.domain == DEFAULT_DOMAIN:
+            if self.path.startswith(OFFICIAL_REPO_PREFIX) and "/" not in self.path[len(OFFICIAL_REPO_PREFIX):]:
+                return self.path[len(OFFICIAL_REPO_PREFIX):]
+            return self.path
+        return self.repository
+
+    @property
+    def registry(self) -> str:
+        """The registry host[:port] credentials are looked up for."""
+        return self.domain
+
+    def with_tag(self, tag: str | None) -> "ImageReference":
+        return ImageReference(self.domain, self.path, tag, self.digest)
+
+    def tag_or_default(self) -> str:
+        return self.tag or DEFAULT_TAG
+
+    def familiar(self) -> str:
+        """The reference as the engine prints it: familiar repository, then tag and digest when set."""
+        text = self.familiar_repository
+        if self.tag:
+            text += ":" + self.tag
+        if self.digest:
+            text += "@" + self.digest
+        return text
+
+    def familiar_tagged(self) -> str:
+        """``familiar_repository:tag``, the spelling of one RepoTags entry (``latest`` when untagged)."""
+        return "{0}:{1}".format(self.familiar_repository, self.tag_or_default())
+
+    def __str__(self) -> str:
+        return self.familiar()
+
+
+def parse_reference(text: str, default_tag: str | None = None) -> ImageReference:
+    """Parse an image reference; raise InvalidInput saying what is wrong with it."""
+    if not isinstance(text, str) or not text:
+        raise InvalidInput("an image reference must be a non-empty string, got {0!r}".format(text))
+    if len(text) > MAX_NAME_LENGTH + 200:
+        raise InvalidInput("image reference {0!r} is too long".format(text[:60] + "..."))
+    if text != text.strip() or any(c.isspace() for c in text):
+        raise InvalidInput("image reference {0!r} contains white space".format(text))
+
+    remainder = text
+    digest = None
+    if "@" in remainder:
+        remainder, digest = remainder.split("@", 1)
+        if not _DIGEST_RE.match(digest):
+            raise InvalidInput(
+                "image reference {0!r} has an invalid digest {1!r}: expected algorithm:hex, "
+                "for example sha256: followed by 64 hexadecimal digits".format(text, digest))
+        algorithm, hexpart = digest.split(":", 1)
+        if algorithm == "sha256" and len(hexpart) != 64:
+            raise InvalidInput(
+                "image reference {0!r} has an invalid sha256 digest: expected 64 hexadecimal digits, "
+                "got {1}".format(text, len(hexpart)))
+
+    tag = None
+    last_slash = remainder.rfind("/")
+    last_colon = remainder.rfind(":")
+    if last_colon > last_slash:
+        remainder, tag = remainder[:last_colon], remainder[last_colon + 1:]
+        if not _TAG_RE.match(tag):
+            raise InvalidInput(
+                "image reference {0!r} has an invalid tag {1!r}: a tag is 1 to 128 characters of "
+                "letters, digits, '_', '.' and '-', and does not start with '.' or '-'".format(text, tag))
+
+    domain, path = split_domain(remainder)
+    if not _PATH_RE.match(path):
+        problem = "must be lower case" if path.lower() != path else "is not a valid repository name"
+        raise InvalidInput(
+            "image reference {0!r}: repository {1!r} {2} (components of a-z, 0-9 and separators "
+            "'.', '_', '__', '-', joined by '/')".format(text, path, problem))
+    if domain != DEFAULT_DOMAIN and not _DOMAIN_RE.match(domain):
+        raise InvalidInput("image reference {0!r} has an invalid registry {1!r}".format(text, domain))
+    if len(domain) + 1 + len(path) > MAX_NAME_LENGTH:
+        raise InvalidInput(
+            "image reference {0!r}: repository name is longer than {1} characters".format(text, MAX_NAME_LENGTH))
+    if tag is None and digest is None:
+        tag = default_tag
+    return ImageReference(domain, path, tag, digest)
+
+
+def split_domain(name: str) -> tuple[str, str]:
+    """Split ``name`` into (domain, path), applying Docker Hub's defaults."""
+    first, sep, rest = name.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost" or first.lower() != first):
+        domain, path = first, rest
+    else:
+        domain, path = DEFAULT_DOMAIN, name
+    if domain == LEGACY_DEFAULT_DOMAIN:
+        domain = DEFAULT_DOMAIN
+    if domain == DEFAULT_DOMAIN and "/" not in path:
+        path = OFFICIAL_REPO_PREFIX + path
+    return domain, path
+
+
+def looks_like_image_id(text: str) -> bool:
+    """True for a full or short image id (``sha256:...`` or 12+ hex digits)."""
+    return bool(_IMAGE_ID_RE.match(text))
+
+
+def parse_image_name(text: str, default_tag: str | None = DEFAULT_TAG) -> ImageReference | None:
+    """Parse a name that may also be an image id; return None for an id."""
+    if looks_like_image_id(text) and (text.startswith("sha256:") or len(text) == 64):
+        return None
+    return parse_reference(text, default_tag=default_tag)
+
+
+def platform_matches(image: dict, platform: str | None) -> bool:
+    """Whether an inspected image is of ``platform`` (``os[/arch[/variant]]``); True when none is asked."""
+    if not platform:
+        return True
+    wanted = platform.lower().split("/")
+    actual = [str(image.get("Os") or ""), str(image.get("Architecture") or ""), str(image.get("Variant") or "")]
+    return all(want == have.lower() for want, have in zip(wanted, actual))

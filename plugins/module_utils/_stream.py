@@ -1,0 +1,96 @@
+# Copyright (c) moby.engine contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Decoding of the engine's streamed JSON progress (pull, push, build, load, import)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from ansible_collections.moby.engine.plugins.module_utils._errors import StreamError
+
+LOG_TAIL_LINES = 20
+_decoder = json.JSONDecoder()
+
+
+def decode_json_stream(chunks: Iterable[bytes]) -> Iterator[dict]:
+    """Yield each JSON object of a stream of concatenated or newline-separated objects.
+
+    Chunk boundaries fall anywhere, so undecoded text is carried over.  Bytes that
+    are not UTF-8 (a build step may print anything) are replaced, not fatal.
+    """
+    buffer = ""
+    for chunk in chunks:
+        if not chunk:
+            continue
+        buffer += chunk.decode("utf-8", "replace") if isinstance(chunk, bytes) else chunk
+        while True:
+            buffer = buffer.lstrip()
+            if not buffer:
+                break
+            try:
+                obj, end = _decoder.raw_decode(buffer)
+            except ValueError:
+                break
+            buffer = buffer[end:]
+            if isinstance(obj, dict):
+                yield obj
+    if buffer.strip():
+        raise StreamError("the engine's response ended in the middle of a message: {0!r}".format(buffer[:200]))
+
+
+class ProgressSummary:
+    """A compact record of a progress stream: final state per layer, messages, aux data.
+
+    Progress ticks ("Downloading", with progressDetail) are folded into the
+    layer's last status instead of being kept one by one.
+    """
+
+    def __init__(self) -> None:
+        self.layers: dict[str, str] = {}
+        self.messages: list[str] = []
+        self.log: list[str] = []
+        self.aux: list[dict] = []
+
+    def add(self, message: dict) -> None:
+        error = message.get("error") or (message.get("errorDetail") or {}).get("message")
+        if error:
+            raise StreamError(str(error).strip(), log_tail=self.log[-LOG_TAIL_LINES:])
+        if "aux" in message and isinstance(message["aux"], dict):
+            self.aux.append(message["aux"])
+        if "stream" in message:
+            for line in str(message["stream"]).splitlines():
+                if line.strip():
+                    self.log.append(line.rstrip())
+        status = message.get("status")
+        if status:
+            layer = message.get("id")
+            if layer and message.get("progressDetail") is not None and status in ("Downloading", "Extracting",
+                                                                                     "Pushing", "Loading layer"):
+                self.layers.setdefault(layer, status)
+            elif layer:
+                self.layers[layer] = status
+            else:
+                self.messages.append(status)
+
+    def consume(self, messages: Iterable[dict]) -> "ProgressSummary":
+        for message in messages:
+            self.add(message)
+        return self
+
+    def layer_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for status in self.layers.values():
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
+    def as_dict(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"messages": self.messages, "layers": self.layer_counts()}
+        if self.log:
+            result["log"] = self.log
+        if self.aux:
+            result["aux"] = self.aux
+        return result

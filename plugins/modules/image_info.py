@@ -1,0 +1,176 @@
+#!/usr/bin/python
+# Copyright (c) moby.engine contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: image_info
+short_description: Inspect, list and trace the history of images on a Docker engine
+version_added: 0.1.0
+description:
+  - Inspects the images named in O(name) (C(GET /images/{name}/json)); names the engine does not know are
+    returned in RV(missing) instead of failing the task.
+  - Without O(name), lists images (C(GET /images/json)), optionally narrowed by O(filters).
+  - With O(history=true), adds each image's layer history (C(GET /images/{name}/history)) as C(History).
+  - Use it to decide in a playbook whether an image is present, which id a tag points at, or how much space images use.
+author:
+  - moby.engine contributors
+extends_documentation_fragment:
+  - moby.engine.engine
+  - moby.engine.engine.INFO_ATTRIBUTES
+options:
+  name:
+    description:
+      - Images to inspect, by name (V(repo:tag), V(repo@sha256:...)) or id.
+      - A name without a tag means V(latest).
+      - When set, O(filters), O(all), O(digests) and O(shared_size) are not used.
+    type: list
+    elements: str
+  filters:
+    description:
+      - Filters for the listing, as a dictionary; a value may be a string, a number, a boolean, a list
+        or, for V(label), a dictionary of label names and values.
+      - Keys accepted by the engine are V(before), V(dangling), V(label), V(reference) and V(since).
+    type: dict
+  all:
+    description: List intermediate images too.
+    type: bool
+    default: false
+  digests:
+    description: Include C(RepoDigests) in the listing.
+    type: bool
+    default: false
+  shared_size:
+    description: Compute C(SharedSize) for each listed image (slower on large stores).
+    type: bool
+    default: false
+  history:
+    description: Add each image's layer history as C(History).
+    type: bool
+    default: false
+seealso:
+  - module: moby.engine.image_pull
+  - module: moby.engine.image_remove
+"""
+
+EXAMPLES = r"""
+- name: Inspect one image
+  moby.engine.image_info:
+    name: registry.example.com/app:1.4
+  register: app_image
+
+- name: Fail when the release image is missing
+  ansible.builtin.assert:
+    that: app_image.missing | length == 0
+
+- name: List images of the app repository with a release label
+  moby.engine.image_info:
+    filters:
+      reference: registry.example.com/app
+      label:
+        com.example.release: stable
+  register: releases
+
+- name: List dangling images
+  moby.engine.image_info:
+    filters:
+      dangling: true
+
+- name: Inspect an image with its layer history on a remote engine over TLS
+  moby.engine.image_info:
+    name: busybox:1.36
+    history: true
+    docker_host: tcp://engine.example.com:2376
+    tls: true
+    ca_path: /etc/docker-certs/ca.pem
+    client_cert: /etc/docker-certs/cert.pem
+    client_key: /etc/docker-certs/key.pem
+"""
+
+RETURN = r"""
+images:
+  description:
+    - With O(name), the inspect data of each image found, in the order named, as the engine returns it
+      (keys spelled as the engine spells them).
+    - Without O(name), the engine's image summaries (C(Id), C(RepoTags), C(RepoDigests), C(Created), C(Size),
+      C(Labels)...).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - Id: sha256:3f57d9401f8d42f986df300f0c69192fc41da28ccc8d797829467780db3dd741
+      RepoTags: [busybox:1.36]
+      RepoDigests: [busybox@sha256:5eef5ed34e1e1ff0a4ae850395cbf665c4de6b4b83a32a0bc7bcb998e24e7bbb]
+      Created: "2023-07-18T23:19:33.655005962Z"
+      Architecture: amd64
+      Os: linux
+      Size: 4261574
+      Config:
+        Cmd: [sh]
+        Labels: null
+      History:
+        - Id: sha256:3f57d9401f8d42f986df300f0c69192fc41da28ccc8d797829467780db3dd741
+          Created: 1689722373
+          CreatedBy: '/bin/sh -c #(nop)  CMD ["sh"]'
+          Size: 0
+missing:
+  description: Names from O(name) that the engine has no image for.
+  returned: always
+  type: list
+  elements: str
+  sample: [registry.example.com/app:1.5]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect
+from ansible_collections.moby.engine.plugins.module_utils._errors import MobyEngineError
+from ansible_collections.moby.engine.plugins.module_utils._filters import IMAGE_LIST_FILTERS, serialize_filters
+from ansible_collections.moby.engine.plugins.module_utils._references import parse_image_name
+
+OPTIONS = {
+    "name": {"type": "list", "elements": "str"},
+    "filters": {"type": "dict"},
+    "all": {"type": "bool", "default": False},
+    "digests": {"type": "bool", "default": False},
+    "shared_size": {"type": "bool", "default": False},
+    "history": {"type": "bool", "default": False},
+}
+
+
+def gather(client, params: dict) -> dict:
+    """Inspect the named images, or list images; never changes anything."""
+    missing: list[str] = []
+    if params["name"] is not None:
+        images = []
+        for name in params["name"]:
+            parse_image_name(name)
+            image = client.inspect_image(name)
+            if image is None:
+                missing.append(name)
+            else:
+                images.append(image)
+    else:
+        images = client.list_images(
+            filters=serialize_filters(params["filters"], IMAGE_LIST_FILTERS),
+            all_images=params["all"], digests=params["digests"], shared_size=params["shared_size"])
+    if params["history"]:
+        for image in images:
+            image["History"] = client.image_history(image["Id"])
+    return {"changed": False, "images": images, "missing": missing}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(OPTIONS), supports_check_mode=True)
+    try:
+        result = gather(connect(module.params), module.params)
+    except MobyEngineError as exc:
+        target = ", ".join(module.params["name"] or []) or "the image list"
+        module.fail_json(msg="Reading {0} failed: {1}".format(target, exc))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,287 @@
+#!/usr/bin/python
+# Copyright (c) moby.engine contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: image_pull
+short_description: Pull images from a registry, moving no bytes when they are current
+version_added: 0.1.0
+description:
+  - Pulls images into a Docker engine (C(POST /images/create?fromImage=)).
+  - With O(pull=missing) (the default) an image is pulled only when the reference (and O(platform), when given)
+    is not present locally.
+  - With O(pull=always) the module first asks the engine for the registry's current manifest digest
+    (C(GET /distribution/{name}/json)); when the local image already carries that digest nothing is downloaded.
+    The task reports a change only when the local image id changed.
+  - Several images named in one task are pulled concurrently (see O(parallel)), which costs one module start
+    instead of one per image.
+author:
+  - moby.engine contributors
+extends_documentation_fragment:
+  - moby.engine.engine
+  - moby.engine.engine.REGISTRY
+  - moby.engine.engine.ACTION_ATTRIBUTES
+options:
+  name:
+    description:
+      - Images to pull, as V(repo), V(repo:tag) or V(repo@sha256:...), with the registry first when it is not Docker Hub
+        (V(registry.example.com:5000/team/app:1.2)).
+    type: list
+    elements: str
+    required: true
+  tag:
+    description:
+      - Tag to pull for the names in O(name) that carry neither a tag nor a digest.
+    type: str
+    default: latest
+  platform:
+    description:
+      - Platform to pull, as V(os[/arch[/variant]]), for example V(linux/arm64).
+      - With O(pull=missing), a local image of another platform counts as missing.
+    type: str
+  all_tags:
+    description:
+      - Pull every tag of each repository in O(name). The names must not carry a tag or digest.
+      - The task reports a change when any local tag of the repositories was added or now points at another image.
+      - In check mode the prediction can only use local state; it predicts a change when the repository has
+        no local tags.
+    type: bool
+    default: false
+  pull:
+    description:
+      - V(missing) pulls only images that are not present locally.
+      - V(always) compares the registry's digest with the local image and pulls when they differ.
+    type: str
+    choices: [missing, always]
+    default: missing
+  parallel:
+    description: How many images of O(name) are pulled at the same time.
+    type: int
+    default: 4
+seealso:
+  - module: moby.engine.image_info
+  - module: moby.engine.image_tag
+"""
+
+EXAMPLES = r"""
+- name: Make sure busybox is present (pulls only when missing)
+  moby.engine.image_pull:
+    name: busybox:1.36
+
+- name: Keep the app image current with the registry, downloading nothing when it already is
+  moby.engine.image_pull:
+    name: registry.example.com/team/app:stable
+    pull: always
+    registry_auth:
+      username: deploy
+      password: "{{ registry_password }}"
+
+- name: Pull a whole stack in one task, four images at a time
+  moby.engine.image_pull:
+    name:
+      - registry.example.com/team/api:2.3
+      - registry.example.com/team/web:2.3
+      - registry.example.com/team/worker:2.3
+      - postgres:16
+      - redis:7
+    parallel: 4
+
+- name: Pull an image for another platform by digest
+  moby.engine.image_pull:
+    name: alpine@sha256:c5b1261d6d3e43071626931fc004f70149baeba2c8ec672bd4f27761f8e1ad6b
+    platform: linux/arm64
+"""
+
+RETURN = r"""
+image:
+  description: Inspect data of the pulled image, when O(name) holds exactly one image (not with O(all_tags)).
+  returned: success and when O(name) has one element
+  type: dict
+  sample:
+    Id: sha256:3f57d9401f8d42f986df300f0c69192fc41da28ccc8d797829467780db3dd741
+    RepoTags: [busybox:1.36]
+    RepoDigests: [busybox@sha256:5eef5ed34e1e1ff0a4ae850395cbf665c4de6b4b83a32a0bc7bcb998e24e7bbb]
+    Architecture: amd64
+    Os: linux
+results:
+  description: One entry per element of O(name), in the same order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The reference as given.
+      type: str
+      sample: busybox:1.36
+    changed:
+      description: Whether this image was (or in check mode would be) pulled and changed.
+      type: bool
+      sample: true
+    pulled:
+      description: Whether bytes were requested from the registry for this image.
+      type: bool
+      sample: true
+    registry_digest:
+      description: The registry's manifest digest, when O(pull=always) asked for it.
+      type: str
+      sample: sha256:5eef5ed34e1e1ff0a4ae850395cbf665c4de6b4b83a32a0bc7bcb998e24e7bbb
+    image:
+      description: Inspect data of the image after the pull (before it, in check mode).
+      type: dict
+    progress:
+      description: A compact summary of the engine's progress stream (final state counts per layer, messages).
+      type: dict
+      sample:
+        layers: {Pull complete: 1}
+        messages: ["Pulling from library/busybox", "Digest: sha256:5eef...", "Status: Downloaded newer image for busybox:1.36"]
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.moby.engine.plugins.module_utils._common import (
+    argument_spec,
+    connect,
+    credentials,
+    image_diff,
+)
+from ansible_collections.moby.engine.plugins.module_utils._errors import EngineAPIError, InvalidInput, MobyEngineError
+from ansible_collections.moby.engine.plugins.module_utils._filters import IMAGE_LIST_FILTERS, serialize_filters
+from ansible_collections.moby.engine.plugins.module_utils._references import (
+    ImageReference,
+    parse_reference,
+    platform_matches,
+)
+
+OPTIONS = {
+    "name": {"type": "list", "elements": "str", "required": True},
+    "tag": {"type": "str", "default": "latest"},
+    "platform": {"type": "str"},
+    "all_tags": {"type": "bool", "default": False},
+    "pull": {"type": "str", "choices": ["missing", "always"], "default": "missing"},
+    "parallel": {"type": "int", "default": 4},
+}
+
+
+class ImagePuller:
+    """Decides, per reference, whether a pull is needed, and performs it."""
+
+    def __init__(self, client, creds, params: dict, check_mode: bool) -> None:
+        self.client = client
+        self.creds = creds
+        self.params = params
+        self.check_mode = check_mode
+
+    def reference(self, name: str) -> ImageReference:
+        ref = parse_reference(name)
+        if self.params["all_tags"]:
+            if ref.tag or ref.digest:
+                raise InvalidInput("{0!r} names a tag or digest, but all_tags pulls every tag of a repository".format(name))
+            return ref
+        return ref if ref.tag or ref.digest else ref.with_tag(self.params["tag"])
+
+    def pull_one(self, name: str) -> dict:
+        ref = self.reference(name)
+        if self.params["all_tags"]:
+            return self.pull_all_tags(name, ref)
+        before = self.client.inspect_image(ref.familiar())
+        present = before is not None and platform_matches(before, self.params["platform"])
+        auth = self.creds.header_for(ref.registry)
+        result = {"name": name, "pulled": False, "changed": False}
+
+        # The idempotency decision: missing -> pull when absent; always -> pull when the registry's
+        # digest is not among the local image's RepoDigests (a digest reference never changes).
+        if present and (self.params["pull"] == "missing" or ref.digest):
+            need_pull = False
+        elif present:
+            remote = self.registry_digest(ref, auth)
+            result["registry_digest"] = remote
+            need_pull = remote is None or "{0}@{1}".format(ref.familiar_repository, remote) not in (
+                before.get("RepoDigests") or [])
+        else:
+            need_pull = True
+
+        after = before
+        if need_pull and self.check_mode:
+            result["changed"] = True
+        elif need_pull:
+            tag = ref.digest or ref.tag
+            result["progress"] = self.client.pull_image(ref.familiar_repository, tag, auth,
+                                                        self.params["platform"]).as_dict()
+            result["pulled"] = True
+            after = self.client.inspect_image(ref.familiar())
+            result["changed"] = not present or (after or {}).get("Id") != before.get("Id")
+        result["image"] = after
+        result["diff"] = image_diff(before, after)
+        return result
+
+    def registry_digest(self, ref: ImageReference, auth: str) -> str | None:
+        try:
+            descriptor = self.client.distribution_inspect(ref.familiar(), auth).get("Descriptor") or {}
+        except EngineAPIError:
+            # Unknown to the registry, or an engine without /distribution: the pull itself will say which.
+            return None
+        return descriptor.get("digest")
+
+    def pull_all_tags(self, name: str, ref: ImageReference) -> dict:
+        before = self.tag_map(ref)
+        result = {"name": name, "pulled": False, "changed": not before}
+        if not self.check_mode:
+            auth = self.creds.header_for(ref.registry)
+            result["progress"] = self.client.pull_image(ref.familiar_repository, None, auth,
+                                                        self.params["platform"]).as_dict()
+            result["pulled"] = True
+            after = self.tag_map(ref)
+            result["changed"] = after != before
+            result["diff"] = {"before": before, "after": after}
+        return result
+
+    def tag_map(self, ref: ImageReference) -> dict:
+        images = self.client.list_images(
+            filters=serialize_filters({"reference": ref.familiar_repository}, IMAGE_LIST_FILTERS))
+        return {tag: image["Id"] for image in images for tag in image.get("RepoTags") or []
+                if tag.rpartition(":")[0] == ref.familiar_repository}
+
+    def run(self) -> dict:
+        names = self.params["name"]
+        if self.params["parallel"] < 1:
+            raise InvalidInput("parallel must be 1 or more, got {0}".format(self.params["parallel"]))
+        for name in names:
+            self.reference(name)
+        with ThreadPoolExecutor(max_workers=min(self.params["parallel"], len(names)) or 1) as pool:
+            futures = [pool.submit(self.pull_one, name) for name in names]
+        results, failures = [], []
+        for name, future in zip(names, futures):
+            error = future.exception()
+            if error is None:
+                results.append(future.result())
+            elif isinstance(error, MobyEngineError):
+                failures.append("{0}: {1}".format(name, error))
+            else:
+                raise error
+        if failures:
+            raise MobyEngineError("; ".join(failures))
+        diffs = [entry.pop("diff", None) for entry in results]
+        output = {"changed": any(entry["changed"] for entry in results), "results": results,
+                  "diff": diffs[0] if len(diffs) == 1 else diffs}
+        if len(results) == 1 and "image" in results[0]:
+            output["image"] = results[0]["image"]
+        return output
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(OPTIONS, registry=True), supports_check_mode=True)
+    try:
+        result = ImagePuller(connect(module.params), credentials(module.params), module.params,
+                             module.check_mode).run()
+    except MobyEngineError as exc:
+        module.fail_json(msg="Pulling {0} failed: {1}".format(", ".join(module.params["name"]), exc))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+#!/usr/bin/python
+# Copyright (c) moby.engine contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: image_tag
+short_description: Give an image further names (tags) on a Docker engine
+version_added: 0.1.0
+description:
+  - Tags the image O(name) as each reference in O(repository) (C(POST /images/{name}/tag)).
+  - A target counts as a change only when it is missing or points at another image; with O(existing=keep)
+    a target that points at another image is left alone and listed in RV(kept).
+  - To push a local image to a registry, tag it with the registry's name first, then use M(moby.engine.image_push).
+author:
+  - moby.engine contributors
+extends_documentation_fragment:
+  - moby.engine.engine
+  - moby.engine.engine.ACTION_ATTRIBUTES
+options:
+  name:
+    description: The image to tag, by name or id. A name without a tag means V(latest).
+    type: str
+    required: true
+  repository:
+    description:
+      - New references for the image, as V(repo) or V(repo:tag). A reference without a tag gets O(tag).
+    type: list
+    elements: str
+    required: true
+  tag:
+    description: Tag for the references in O(repository) that carry none.
+    type: str
+    default: latest
+  existing:
+    description:
+      - What to do when a target already names another image.
+      - V(overwrite) moves the tag to O(name); V(keep) leaves it where it is.
+    type: str
+    choices: [overwrite, keep]
+    default: overwrite
+seealso:
+  - module: moby.engine.image_push
+"""
+
+EXAMPLES = r"""
+- name: Mark the tested build as the release
+  moby.engine.image_tag:
+    name: registry.example.com/team/app:build-412
+    repository:
+      - registry.example.com/team/app:stable
+      - registry.example.com/team/app:2.3.1
+
+- name: Name a local image for the registry before pushing it
+  moby.engine.image_tag:
+    name: app:latest
+    repository: registry.example.com/team/app
+    tag: "{{ app_version }}"
+
+- name: Add a tag only if nobody took it yet
+  moby.engine.image_tag:
+    name: app:latest
+    repository: app:first-release
+    existing: keep
+"""
+
+RETURN = r"""
+image:
+  description: Inspect data of the source image (after tagging).
+  returned: success
+  type: dict
+  sample:
+    Id: sha256:3f57d9401f8d42f986df300f0c69192fc41da28ccc8d797829467780db3dd741
+    RepoTags: [app:latest, registry.example.com/team/app:2.3.1]
+tagged:
+  description: Targets that were (or in check mode would be) set to the image.
+  returned: always
+  type: list
+  elements: str
+  sample: [registry.example.com/team/app:2.3.1]
+kept:
+  description: Targets left pointing at another image because of O(existing=keep).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect
+from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, MobyEngineError, NotFound
+from ansible_collections.moby.engine.plugins.module_utils._references import parse_image_name, parse_reference
+
+OPTIONS = {
+    "name": {"type": "str", "required": True},
+    "repository": {"type": "list", "elements": "str", "required": True},
+    "tag": {"type": "str", "default": "latest"},
+    "existing": {"type": "str", "choices": ["overwrite", "keep"], "default": "overwrite"},
+}
+
+
+def targets(params: dict) -> list:
+    refs = []
+    for text in params["repository"]:
+        ref = parse_reference(text)
+        if ref.digest:
+            raise InvalidInput("cannot tag as {0!r}: a target carries a tag, not a digest".format(text))
+        refs.append(ref if ref.tag else parse_reference(text + ":" + params["tag"]))
+    return refs
+
+
+def tag_image(client, params: dict, check_mode: bool) -> dict:
+    parse_image_name(params["name"])
+    refs = targets(params)
+    source = client.inspect_image(params["name"])
+    if source is None:
+        raise NotFound("no such image {0}".format(params["name"]))
+    before, to_tag, kept = {}, [], []
+    for ref in refs:
+        current = client.inspect_image(ref.familiar_tagged())
+        before[ref.familiar_tagged()] = current and current["Id"]
+        # The idempotency decision: a target needs tagging when missing or pointing elsewhere,
+        # unless the user asked to keep what is there.
+        if current is None or (current["Id"] != source["Id"] and params["existing"] == "overwrite"):
+            to_tag.append(ref)
+        elif current["Id"] != source["Id"]:
+            kept.append(ref.familiar_tagged())
+    if not check_mode:
+        for ref in to_tag:
+            client.tag_image(source["Id"], ref.familiar_repository, ref.tag)
+        source = client.inspect_image(source["Id"])
+    after = dict(before, **{ref.familiar_tagged(): source["Id"] for ref in to_tag})
+    return {"changed": bool(to_tag), "image": source, "tagged": [ref.familiar_tagged() for ref in to_tag],
+            "kept": kept, "diff": {"before": before, "after": after}}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(OPTIONS), supports_check_mode=True)
+    try:
+        result = tag_image(connect(module.params), module.params, module.check_mode)
+    except MobyEngineError as exc:
+        module.fail_json(msg="Tagging {0} as {1} failed: {2}".format(
+            module.params["name"], ", ".join(module.params["repository"]), exc))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
