@@ -17,12 +17,14 @@ import re
 import threading
 import traceback
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any, Optional
 from urllib.parse import quote, urlsplit
 
 from ansible_collections.moby.engine.plugins.module_utils._errors import (
     STATUS_ERRORS,
+    AuthenticationFailed,
     EngineAPIError,
     EngineTimeout,
     EngineUnreachable,
@@ -318,14 +320,16 @@ class EngineClient:
             "filters": filters, "all": all_images, "digests": digests, "shared-size": shared_size})
 
     def distribution_inspect(self, name: str, auth_header: str) -> dict:
-        return self.get_json("/distribution/{0}/json".format(_path(name)),
-                             headers={"X-Registry-Auth": auth_header})
+        with _credentials_hint():
+            return self.get_json("/distribution/{0}/json".format(_path(name)),
+                                 headers={"X-Registry-Auth": auth_header})
 
     def pull_image(self, repository: str, tag: str | None, auth_header: str,
                    platform: str | None = None) -> ProgressSummary:
-        return self.stream("POST", "/images/create",
-                           params={"fromImage": repository, "tag": tag, "platform": platform},
-                           headers={"X-Registry-Auth": auth_header})
+        with _credentials_hint():
+            return self.stream("POST", "/images/create",
+                               params={"fromImage": repository, "tag": tag, "platform": platform},
+                               headers={"X-Registry-Auth": auth_header})
 
     def tag_image(self, source: str, repository: str, tag: str) -> None:
         self.request("POST", "/images/{0}/tag".format(_path(source)), params={"repo": repository, "tag": tag})
@@ -335,8 +339,9 @@ class EngineClient:
                             params={"force": force, "noprune": noprune}).json()
 
     def push_image(self, repository: str, tag: str | None, auth_header: str) -> ProgressSummary:
-        return self.stream("POST", "/images/{0}/push".format(_path(repository)), params={"tag": tag},
-                           headers={"X-Registry-Auth": auth_header})
+        with _credentials_hint():
+            return self.stream("POST", "/images/{0}/push".format(_path(repository)), params={"tag": tag},
+                               headers={"X-Registry-Auth": auth_header})
 
     def search_images(self, term: str, limit: int | None = None, filters: str | None = None,
                       auth_header: str | None = None) -> list:
@@ -389,6 +394,22 @@ class EngineClient:
         query["fromSrc"] = "-"
         return self.stream("POST", "/images/create", params=query,
                            headers={"Content-Type": "application/octet-stream"}, data=source)
+
+
+_AUTH_FAILURE_RE = re.compile(r"unauthorized|authentication required|no basic auth credentials|denied", re.I)
+
+
+@contextmanager
+def _credentials_hint() -> Iterator[None]:
+    """Add advice to a registry's authentication failure, which the engine passes on verbatim."""
+    try:
+        yield
+    except EngineAPIError as exc:
+        if not (_AUTH_FAILURE_RE.search(exc.message) or isinstance(exc, AuthenticationFailed)):
+            raise
+        raise AuthenticationFailed(
+            "{0} (the registry refused the credentials: check registry_auth, or the entry for this "
+            "registry in docker_config's config.json and its credential helper)".format(exc.message))
 
 
 def _path(name: str) -> str:

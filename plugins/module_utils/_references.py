@@ -121,6 +121,9 @@ def parse_reference(text: str, default_tag: str | None = None) -> ImageReference
                 "letters, digits, '_', '.' and '-', and does not start with '.' or '-'".format(text, tag))
 
     domain, path = split_domain(remainder)
+    if domain.lower() != domain and "." not in domain and ":" not in domain:
+        # The engine would take an upper-case first component for a registry; users mean a repository.
+        domain, path = DEFAULT_DOMAIN, remainder
     if not _PATH_RE.match(path):
         problem = "must be lower case" if path.lower() != path else "is not a valid repository name"
         raise InvalidInput(

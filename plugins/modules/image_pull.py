@@ -260,7 +260,7 @@ class ImagePuller:
             if error is None:
                 results.append(future.result())
             elif isinstance(error, MobyEngineError):
-                failures.append("{0}: {1}".format(name, error))
+                failures.append(str(error) if len(names) == 1 else "{0}: {1}".format(name, error))
             else:
                 raise error
         if failures:

@@ -114,6 +114,7 @@ def remove_images(client, params: dict, check_mode: bool) -> dict:
         # The idempotency decision: only an image that exists is removed.
         if before is None:
             result["absent"].append(name)
+            diffs.append(image_diff(None, None))
             continue
         result["changed"] = True
         if len(params["name"]) == 1:
