@@ -104,7 +104,9 @@ class DockerConfig:
     def credentials(self, registry: str) -> AuthConfig | None:
         registry = _strip_scheme(auth_key(registry)) if registry in DOCKER_HUB_NAMES else registry
         key = auth_key(registry)
-        helper = (self.data.get("credHelpers") or {}).get(registry) or self.data.get("credsStore")
+        # The docker CLI keys credHelpers like auths: Docker Hub under https://index.docker.io/v1/.
+        helpers = self.data.get("credHelpers") or {}
+        helper = helpers.get(key) or helpers.get(registry) or self.data.get("credsStore")
         if helper:
             found = run_credential_helper(helper, key)
             if found is not None:
@@ -184,6 +186,10 @@ class Credentials:
             auth = dict(self.explicit)
             auth.setdefault("serveraddress", auth_key(registry))
             return auth
+        return self._configured(registry)
+
+    def _configured(self, registry: str) -> AuthConfig | None:
+        """Credentials from registry_auths or config.json, never the single per-task registry_auth."""
         for key, value in self.per_registry.items():
             if _strip_scheme(key) == _strip_scheme(auth_key(registry)):
                 return dict(value, serveraddress=value.get("serveraddress") or key)
@@ -197,7 +203,9 @@ class Credentials:
         configs: dict[str, AuthConfig] = {}
         registries = set(self.per_registry) | set(self.config.registries())
         for registry in sorted(registries):
-            auth = self.for_registry(_strip_scheme(registry))
+            # Not for_registry: a single registry_auth belongs to one registry and must not be
+            # sent along for every other registry the build might touch.
+            auth = self._configured(_strip_scheme(registry))
             if auth:
                 configs[auth_key(_strip_scheme(registry))] = auth
         return encode_header(configs) if configs else None

@@ -224,9 +224,11 @@ class EngineClient:
 
     def _error(self, response: Any) -> EngineAPIError:
         try:
-            message = response.json().get("message") or response.text
+            body = response.json()
         except ValueError:
-            message = response.text
+            body = None
+        # A proxy in front of the engine may answer with any JSON, or none.
+        message = (body.get("message") if isinstance(body, dict) else None) or response.text
         message = (message or response.reason or "").strip()
         if "HTTP request to an HTTPS server" in message:
             return EngineUnreachable(
@@ -375,6 +377,9 @@ class EngineClient:
             return self.get_json("/containers/{0}/json".format(_path(name)))
         except NotFound:
             return None
+
+    def list_containers(self, all_containers: bool = False, filters: str | None = None) -> list:
+        return self.get_json("/containers/json", params={"all": all_containers, "filters": filters})
 
     def export_images(self, names: list[str], destination: IO[bytes]) -> int:
         if len(names) == 1:

@@ -27,11 +27,11 @@ _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN = r"(?:{c}(?:\.{c})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?".format(c=_DOMAIN_COMPONENT)
 _TAG = r"[\w][\w.-]{0,127}"
-_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+_DIGEST = r"[a-z0-9]+(?:[-_+.][a-z0-9]+)*:[0-9a-f]{32,}"
 
 _PATH_RE = re.compile(r"^{c}(?:/{c})*$".format(c=_COMPONENT))
 _DOMAIN_RE = re.compile(r"^{d}$".format(d=_DOMAIN))
-_TAG_RE = re.compile(r"^{t}$".format(t=_TAG))
+_TAG_RE = re.compile(r"^{t}$".format(t=_TAG), re.ASCII)  # \w as in Go: ASCII letters, digits, _
 _DIGEST_RE = re.compile(r"^{d}$".format(d=_DIGEST))
 _IMAGE_ID_RE = re.compile(r"^(?:sha256:)?[a-f0-9]{12,64}$")
 
@@ -103,11 +103,11 @@ def parse_reference(text: str, default_tag: str | None = None) -> ImageReference
         if not _DIGEST_RE.match(digest):
             raise InvalidInput(
                 "image reference {0!r} has an invalid digest {1!r}: expected algorithm:hex, "
-                "for example sha256: followed by 64 hexadecimal digits".format(text, digest))
+                "for example sha256: followed by 64 lower-case hexadecimal digits".format(text, digest))
         algorithm, hexpart = digest.split(":", 1)
         if algorithm == "sha256" and len(hexpart) != 64:
             raise InvalidInput(
-                "image reference {0!r} has an invalid sha256 digest: expected 64 hexadecimal digits, "
+                "image reference {0!r} has an invalid sha256 digest: expected 64 lower-case hexadecimal digits, "
                 "got {1}".format(text, len(hexpart)))
 
     tag = None

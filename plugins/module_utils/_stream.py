@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -23,10 +24,12 @@ def decode_json_stream(chunks: Iterable[bytes]) -> Iterator[dict]:
     are not UTF-8 (a build step may print anything) are replaced, not fatal.
     """
     buffer = ""
+    # Incremental, so a multi-byte character split by a chunk boundary is decoded whole.
+    utf8 = codecs.getincrementaldecoder("utf-8")("replace")
     for chunk in chunks:
         if not chunk:
             continue
-        buffer += chunk.decode("utf-8", "replace") if isinstance(chunk, bytes) else chunk
+        buffer += utf8.decode(chunk) if isinstance(chunk, bytes) else chunk
         while True:
             buffer = buffer.lstrip()
             if not buffer:
@@ -38,6 +41,7 @@ def decode_json_stream(chunks: Iterable[bytes]) -> Iterator[dict]:
             buffer = buffer[end:]
             if isinstance(obj, dict):
                 yield obj
+    buffer += utf8.decode(b"", final=True)
     if buffer.strip():
         raise StreamError("the engine's response ended in the middle of a message: {0!r}".format(buffer[:200]))
 
@@ -67,9 +71,10 @@ class ProgressSummary:
                     self.log.append(line.rstrip())
         status = message.get("status")
         if status:
-            layer = message.get("id")
-            if layer and message.get("progressDetail") is not None and status in ("Downloading", "Extracting",
-                                                                                     "Pushing", "Loading layer"):
+            # Only progress messages (they carry progressDetail) are about a layer; a status with an id
+            # but no progressDetail ("Pulling from library/busybox", id "1.36") is a plain message.
+            layer = message.get("id") if "progressDetail" in message else None
+            if layer and status in ("Downloading", "Extracting", "Pushing", "Loading layer"):
                 self.layers.setdefault(layer, status)
             elif layer:
                 self.layers[layer] = status

@@ -85,7 +85,7 @@ absent:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect, image_diff
-from ansible_collections.moby.engine.plugins.module_utils._errors import MobyEngineError
+from ansible_collections.moby.engine.plugins.module_utils._errors import Conflict, MobyEngineError
 from ansible_collections.moby.engine.plugins.module_utils._references import parse_image_name
 
 OPTIONS = {
@@ -104,6 +104,13 @@ def predicted_after(before: dict, name: str) -> dict | None:
     return None
 
 
+def refuse_like_engine(before: dict, name: str, force: bool) -> None:
+    """In check mode, predict the engine's refusal to remove by id an image that several names use."""
+    if parse_image_name(name) is None and len(before.get("RepoTags") or []) > 1 and not force:
+        raise Conflict("conflict: unable to delete {0} (must be forced) - image is referenced in multiple "
+                       "repositories".format(name))
+
+
 def remove_images(client, params: dict, check_mode: bool) -> dict:
     for name in params["name"]:
         parse_image_name(name)
@@ -120,6 +127,7 @@ def remove_images(client, params: dict, check_mode: bool) -> dict:
         if len(params["name"]) == 1:
             result["image"] = before
         if check_mode:
+            refuse_like_engine(before, name, params["force"])
             diffs.append(image_diff(before, predicted_after(before, name)))
             continue
         for item in client.remove_image(name, force=params["force"], noprune=not params["prune"]):
