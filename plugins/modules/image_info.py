@@ -16,7 +16,7 @@ description:
   - With O(history=true), adds each image's layer history (C(GET /images/{name}/history)) as C(History).
   - Use it to decide in a playbook whether an image is present, which id a tag points at, or how much space images use.
 author:
-  - moby.engine contributors
+  - moby.engine contributors (@moby-engine)
 extends_documentation_fragment:
   - moby.engine.engine
   - moby.engine.engine.INFO_ATTRIBUTES

@@ -19,7 +19,7 @@ description:
   - Several images named in one task are pulled concurrently (see O(parallel)), which costs one module start
     instead of one per image.
 author:
-  - moby.engine contributors
+  - moby.engine contributors (@moby-engine)
 extends_documentation_fragment:
   - moby.engine.engine
   - moby.engine.engine.REGISTRY

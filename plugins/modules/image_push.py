@@ -22,7 +22,7 @@ description:
     means Docker Hub). To push a local image such as V(app:latest), tag it with the registry's name first using
     M(moby.engine.image_tag), as in the examples.
 author:
-  - moby.engine contributors
+  - moby.engine contributors (@moby-engine)
 extends_documentation_fragment:
   - moby.engine.engine
   - moby.engine.engine.REGISTRY

@@ -17,7 +17,7 @@ description:
   - Only what is named is removed; with O(prune=true) the engine also deletes untagged parent layers that
     belonged only to the removed image.
 author:
-  - moby.engine contributors
+  - moby.engine contributors (@moby-engine)
 extends_documentation_fragment:
   - moby.engine.engine
   - moby.engine.engine.ACTION_ATTRIBUTES

@@ -17,7 +17,7 @@ description:
   - The index cuts the list at O(limit); the engine then applies O(filters), so fewer than O(limit) results can
     come back when filters are given.
 author:
-  - moby.engine contributors
+  - moby.engine contributors (@moby-engine)
 extends_documentation_fragment:
   - moby.engine.engine
   - moby.engine.engine.REGISTRY

@@ -15,7 +15,7 @@ description:
     a target that points at another image is left alone and listed in RV(kept).
   - To push a local image to a registry, tag it with the registry's name first, then use M(moby.engine.image_push).
 author:
-  - moby.engine contributors
+  - moby.engine contributors (@moby-engine)
 extends_documentation_fragment:
   - moby.engine.engine
   - moby.engine.engine.ACTION_ATTRIBUTES
