@@ -37,9 +37,11 @@ from ansible_collections.moby.engine.plugins.module_utils._stream import Progres
 
 try:
     import requests
+    from requests import Session
     from requests.adapters import HTTPAdapter
 except ImportError:
     requests = None
+    Session = object
     HTTPAdapter = object
     REQUESTS_IMPORT_ERROR: Optional[str] = traceback.format_exc()
 else:
@@ -85,6 +87,21 @@ class _TLSAdapter(HTTPAdapter):  # type: ignore[misc,valid-type]
             kwargs["assert_hostname"] = self._tls_hostname
             kwargs["server_hostname"] = self._tls_hostname
         super().init_poolmanager(*args, **kwargs)
+
+
+class _EngineSession(Session):  # type: ignore[misc,valid-type]
+    """A requests session whose own ``verify`` (ca_path, or False) wins over the environment.
+
+    requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace a session's ``verify`` on every
+    request (psf/requests#3829); many hosts set them, which silently ignored ca_path and
+    validate_certs: false.  Only the default (True) is left for the environment to refine.
+    """
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> dict:
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if verify is None and self.verify is not True:
+            settings["verify"] = self.verify
+        return settings
 
 
 @dataclass
@@ -170,7 +187,7 @@ class EngineClient:
         config = self.config
         if config.scheme == "unix":
             return requests_unixsocket.Session()
-        session = requests.Session()
+        session = _EngineSession()
         if config.use_tls:
             session.mount("https://", _TLSAdapter(config.tls_hostname))
             session.verify = (config.ca_path or True) if config.verify else False

@@ -1,0 +1,197 @@
+#!/usr/bin/python
+# Copyright (c) moby.engine contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: image_export
+short_description: Save images to a tar archive on the managed host, only when the archive is out of date
+version_added: 0.1.0
+description:
+  - Writes the images named in O(name) into one archive at O(path), like C(docker save -o)
+    (C(GET /images/{name}/get) for one image, C(GET /images/get?names=) for several).
+  - The archive is streamed to a temporary file in the directory of O(path) and renamed into place only
+    when the download completed and the result reads as an image archive. When anything fails (an engine
+    error, a broken connection, a full disk) the previous file at O(path) stays as it was and no
+    temporary file is left behind.
+  - When O(path) already holds an archive with exactly the images (ids, that is config digests) and tags
+    that exporting O(name) would write now, nothing is downloaded and the task reports no change.
+    Both the C(docker save) layout (C(manifest.json)) and the OCI layout (C(index.json)) are read.
+author:
+  - moby.engine contributors (@moby-engine)
+extends_documentation_fragment:
+  - moby.engine.engine
+  - moby.engine.engine.ACTION_ATTRIBUTES
+attributes:
+  diff_mode:
+    details: The archive's images (id and tags) before and after.
+options:
+  name:
+    description:
+      - Images to export, by V(repo:tag), V(repo@digest) or id. A name without a tag means V(latest).
+      - Each V(repo:tag) is stored with that tag; images given by id or digest are stored without tags.
+    type: list
+    elements: str
+    required: true
+  path:
+    description:
+      - Where to write the archive on the managed host. Its directory must exist.
+      - A replaced file keeps its permissions; a new file gets the default permissions under the umask.
+    type: path
+    required: true
+  force:
+    description: Write the archive even when O(path) already holds the same images and tags.
+    type: bool
+    default: false
+seealso:
+  - module: moby.engine.image_load
+"""
+
+EXAMPLES = r"""
+- name: Save the release image for an offline host
+  moby.engine.image_export:
+    name: registry.example.com/team/app:2.3.1
+    path: /srv/images/app-2.3.1.tar
+
+- name: Save a whole stack into one archive
+  moby.engine.image_export:
+    name:
+      - registry.example.com/team/api:2.3
+      - registry.example.com/team/web:2.3
+      - postgres:16
+    path: /srv/images/stack-2.3.tar
+  register: stack_archive
+
+- name: Show what the archive holds
+  ansible.builtin.debug:
+    msg: "{{ stack_archive.size }} bytes, images {{ stack_archive.images | map(attribute='id') | list }}"
+"""
+
+RETURN = r"""
+path:
+  description: The archive's path.
+  returned: always
+  type: str
+  sample: /srv/images/app-2.3.1.tar
+size:
+  description: Size of the archive at O(path) in bytes (in check mode, of the file there now; 0 when there is none).
+  returned: always
+  type: int
+  sample: 4468736
+images:
+  description: The images in the archive (in check mode, the images it would hold), sorted by id.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: The image id (config digest).
+      type: str
+      sample: sha256:3f57d9401f8d42f986df300f0c69192fc41da28ccc8d797829467780db3dd741
+    tags:
+      description: The tags the archive gives the image.
+      type: list
+      elements: str
+      sample: [registry.example.com/team/app:2.3.1]
+image:
+  description: Inspect data of the exported image, when O(name) has one element.
+  returned: when O(name) has one element
+  type: dict
+  sample:
+    Id: sha256:3f57d9401f8d42f986df300f0c69192fc41da28ccc8d797829467780db3dd741
+    RepoTags: [registry.example.com/team/app:2.3.1]
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.moby.engine.plugins.module_utils._archive import (
+    ArchiveImage,
+    AtomicFile,
+    InvalidArchive,
+    images_as_dict,
+    merge_images,
+    read_archive,
+)
+from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect
+from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, MobyEngineError, NotFound
+from ansible_collections.moby.engine.plugins.module_utils._references import looks_like_image_id, parse_image_name
+
+OPTIONS = {
+    "name": {"type": "list", "elements": "str", "required": True},
+    "path": {"type": "path", "required": True},
+    "force": {"type": "bool", "default": False},
+}
+
+
+def resolve(client, name: str) -> tuple:
+    """(name to send to the engine, inspect data, image as the archive will hold it) for one element of name."""
+    if looks_like_image_id(name):
+        image = client.inspect_image(name)
+        if image is not None and image["Id"].split(":")[-1].startswith(name.split(":")[-1]):
+            return image["Id"], image, ArchiveImage(image["Id"])
+    ref = parse_image_name(name)
+    image = client.inspect_image(name if ref is None else ref.familiar())
+    if image is None:
+        raise NotFound("no such image {0}".format(name))
+    if ref is None or ref.digest:
+        # The engine stores images named by id or digest without a tag.
+        return image["Id"], image, ArchiveImage(image["Id"])
+    return ref.familiar_tagged(), image, ArchiveImage(image["Id"], (ref.familiar_tagged(),))
+
+
+def current_archive(path: str) -> dict | None:
+    """``{id: [tags]}`` of the archive at path, or None when there is no readable archive there."""
+    if os.path.isdir(path):
+        raise InvalidInput("path {0} is a directory; give the archive's file name".format(path))
+    if not os.path.exists(path):
+        return None
+    try:
+        return images_as_dict(read_archive(path))
+    except InvalidArchive:
+        # Whatever is there is not an archive of images: it gets replaced.
+        return None
+
+
+def export_images(client, params: dict, check_mode: bool) -> dict:
+    path = params["path"]
+    resolved = [resolve(client, name) for name in params["name"]]
+    engine_names = list(dict.fromkeys(entry[0] for entry in resolved))
+    wanted = images_as_dict(merge_images(entry[2] for entry in resolved))
+    before = current_archive(path)
+
+    # The idempotency decision: write unless the archive at path holds exactly the wanted images and tags.
+    changed = params["force"] or before != wanted
+    images = wanted
+    if changed and not check_mode:
+        with AtomicFile(path) as target:
+            client.export_images(engine_names, target.file)
+            target.file.flush()
+            # The engine reports an error that happens mid-stream inside the body, so check what arrived.
+            images = images_as_dict(read_archive(target.temp_path))
+            target.commit()
+    result = {
+        "changed": changed, "path": path, "size": os.path.getsize(path) if os.path.exists(path) else 0,
+        "images": [{"id": image_id, "tags": tags} for image_id, tags in images.items()],
+        "diff": {"before": {"path": path, "images": before or {}}, "after": {"path": path, "images": images}},
+    }
+    if len(resolved) == 1:
+        result["image"] = resolved[0][1]
+    return result
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(OPTIONS), supports_check_mode=True)
+    try:
+        result = export_images(connect(module.params), module.params, module.check_mode)
+    except MobyEngineError as exc:
+        module.fail_json(msg="Exporting {0} to {1} failed: {2}; {1} was left as it was".format(
+            ", ".join(module.params["name"]), module.params["path"], exc))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
