@@ -1,0 +1,111 @@
+# moby.engine developer entry points.
+#
+#   make demo   run playbooks/demo.yml twice against a real engine + registry (2nd run must not change anything)
+#   make test   sanity, units, integration, in that order; stops at the first failure
+#
+# Both work from a fresh clone as root: missing Debian packages are installed, dockerd and a local
+# registry are started in the background when needed (see scripts/engine-up.sh).
+# Everything generated goes to .venv/ and build/ (both git-ignored).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT      := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+VENV      := $(ROOT)/.venv
+BUILD     := $(ROOT)/build
+COLL      := $(BUILD)/ansible_collections/moby/engine
+PYTHON    ?= python3
+STAMP     := $(VENV)/.installed
+
+.PHONY: help venv engine collection sanity units integration test demo bench clean
+
+help:
+	@echo "make demo         run the demo playbook twice (idempotence check)"
+	@echo "make test         sanity + units + integration"
+	@echo "make venv | engine | collection | sanity | units | integration | bench | clean"
+
+# --- venv: controller tooling, reinstalled only when a requirements file changes ----------------
+venv: $(STAMP)
+
+$(STAMP): tests/requirements.txt requirements.txt
+	@# A fresh Debian has no python3 and/or no python3-venv (ensurepip); install them when missing.
+	@if ! command -v $(PYTHON) >/dev/null || ! $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then \
+	  echo "[venv] installing python3 python3-venv"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv; \
+	fi
+	@# A half-made venv (interrupted run, missing ensurepip) is rebuilt from scratch.
+	@[ -x $(VENV)/bin/pip ] || { rm -rf $(VENV); $(PYTHON) -m venv $(VENV); }
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt -r requirements.txt
+	@touch $@
+
+# --- engine: dockerd + registry + base image + build/integration_config.yml ----------------------
+# The venv comes first because integration_config.yml names its python.
+engine: venv
+	scripts/engine-up.sh
+
+# --- collection: ansible-test needs the tree at .../ansible_collections/moby/engine --------------
+collection:
+	@command -v rsync >/dev/null || { echo "[collection] installing rsync"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsync; }
+	@mkdir -p $(COLL)
+	@# --delete keeps removed files from lingering in the copy; the generated integration_config.yml
+	@# and ansible-test's output in the copy are left alone.
+	rsync -a --delete \
+	  --exclude=/.venv --exclude=/build --exclude=/.git --exclude=/tests/output \
+	  --exclude=/tests/integration/integration_config.yml \
+	  --exclude=__pycache__ --exclude=.pytest_cache \
+	  $(ROOT)/ $(COLL)/
+
+# --- tests ---------------------------------------------------------------------------------------
+sanity: venv collection
+	scripts/ansible-test.sh sanity
+
+units: venv collection
+	scripts/ansible-test.sh units
+
+integration: engine collection
+	scripts/ansible-test.sh integration
+
+# Sequential on purpose (also under make -j): sanity, then units, then integration.
+test:
+	$(MAKE) --no-print-directory sanity
+	$(MAKE) --no-print-directory units
+	$(MAKE) --no-print-directory integration
+
+# --- demo: run twice; the second run must report changed=0 failed=0 ------------------------------
+DEMO_RESET_CMD = ANSIBLE_COLLECTIONS_PATH=$(BUILD) $(VENV)/bin/ansible-playbook -i playbooks/inventory.ini \
+	playbooks/demo-reset.yml -e @$(BUILD)/integration_config.yml
+DEMO_CMD = ANSIBLE_COLLECTIONS_PATH=$(BUILD) ANSIBLE_FORCE_COLOR=0 ANSIBLE_NOCOLOR=1 \
+	$(VENV)/bin/ansible-playbook -i playbooks/inventory.ini playbooks/demo.yml -e @$(BUILD)/integration_config.yml
+
+demo: engine collection
+	@echo "=== demo: reset the demo's images ==="
+	$(DEMO_RESET_CMD) > $(BUILD)/demo-reset.log || { tail -n 40 $(BUILD)/demo-reset.log; exit 1; }
+	@echo "=== demo: first run ==="
+	$(DEMO_CMD) | tee $(BUILD)/demo-1.log
+	@echo "=== demo: second run (must not change anything) ==="
+	$(DEMO_CMD) | tee $(BUILD)/demo-2.log
+	@# The recap has one line per host: "host : ok=N changed=N unreachable=N failed=N ...".
+	@awk '/PLAY RECAP/ {r=1; next} r && /changed=/ { \
+	    for (i = 1; i <= NF; i++) { split($$i, kv, "="); if (kv[1] ~ /^(changed|failed|unreachable)$$/ && kv[2] > 0) bad = 1 } \
+	    seen = 1 } \
+	  END { if (!seen) { print "demo: no PLAY RECAP in second run"; exit 1 } \
+	        if (bad) { print "demo: second run was not idempotent (changed/failed/unreachable > 0)"; exit 1 } \
+	        print "demo: second run idempotent (changed=0 failed=0)" }' $(BUILD)/demo-2.log
+	@scripts/check-no-secrets.sh $(BUILD)/demo-reset.log $(BUILD)/demo-1.log $(BUILD)/demo-2.log
+
+# --- bench: figures, not pass/fail; the benchmark itself belongs to another developer --------------
+# scripts/bench.py when present, else tests/bench/bench.py; BENCH_ARGS are passed on (e.g. sections).
+BENCH_SCRIPT = $(firstword $(wildcard scripts/bench.py tests/bench/bench.py))
+bench: engine collection
+	@if [ -n "$(BENCH_SCRIPT)" ]; then \
+	  ANSIBLE_COLLECTIONS_PATH=$(BUILD) PATH=$(VENV)/bin:$$PATH $(VENV)/bin/python $(BENCH_SCRIPT) $(BENCH_ARGS); \
+	else echo "bench: no scripts/bench.py or tests/bench/bench.py yet; nothing to do"; fi
+
+# --- clean: generated files. The registry we started is stopped (its storage goes away); dockerd is
+# left running since it may be shared and its images live in /var/lib/docker.
+clean:
+	@pid=$$(cat $(BUILD)/registry/registry.pid 2>/dev/null || true); \
+	if [ -n "$$pid" ] && kill -0 $$pid 2>/dev/null; then echo "stopping registry pid $$pid"; kill $$pid; fi
+	rm -rf $(BUILD) $(VENV) tests/output
