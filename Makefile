@@ -59,6 +59,9 @@ collection:
 
 # --- tests ---------------------------------------------------------------------------------------
 sanity: venv collection
+	@# ansible-test skips its shellcheck test (with only a warning) when the program is missing.
+	@command -v shellcheck >/dev/null || { echo "[sanity] installing shellcheck"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck; }
 	scripts/ansible-test.sh sanity
 
 units: venv collection

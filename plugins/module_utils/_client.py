@@ -148,6 +148,9 @@ class EngineConfig:
                 raise InvalidInput("docker_host {0!r} names no host".format(self.docker_host))
         if self.api_version != "auto" and not _VERSION_RE.match(str(self.api_version)):
             raise InvalidInput("api_version {0!r} is not 'auto' or a version like 1.43".format(self.api_version))
+        if self.api_version != "auto" and version_tuple(str(self.api_version)) < version_tuple(MIN_API_VERSION):
+            raise UnsupportedApiVersion("api_version {0} is older than moby.engine supports: it needs {1} or newer "
+                                        "(Docker 20.10+); use 'auto'".format(self.api_version, MIN_API_VERSION))
         if self.timeout is not None and self.timeout <= 0:
             raise InvalidInput("timeout must be a positive number of seconds, got {0}".format(self.timeout))
         if bool(self.client_cert) != bool(self.client_key):
@@ -226,18 +229,32 @@ class EngineClient:
                                             json=json_body, stream=stream, timeout=self._timeout(timeout))
         except requests.exceptions.SSLError as exc:
             raise EngineUnreachable(
-                "TLS connection to the engine at {0} failed: {1}. Check ca_path, client_cert, client_key "
-                "and tls_hostname (or DOCKER_CERT_PATH)".format(self.config.docker_host, _reason(exc)))
+                "TLS connection to the engine at {0} failed: {1}{2}. Check ca_path, client_cert, client_key "
+                "and tls_hostname (or DOCKER_CERT_PATH)".format(self.config.docker_host, _reason(exc),
+                                                                self._refusal_hint(exc)))
         except requests.exceptions.Timeout:
             raise EngineTimeout("the engine at {0} did not answer within {1} s (timeout)".format(
                 self.config.docker_host, self._timeout(timeout)[1]))
         except (requests.exceptions.ConnectionError, OSError) as exc:
+            if "invalid path" in str(exc):
+                # requests checks the certificate files only when it connects, and says so with an OSError.
+                raise InvalidInput("{0}; check ca_path, client_cert and client_key (or DOCKER_CERT_PATH)".format(exc))
             raise EngineUnreachable(
                 "cannot connect to the engine at {0}: {1}. Check that dockerd is running and that "
                 "docker_host (or DOCKER_HOST) points at it".format(self.config.docker_host, _reason(exc)))
         if response.status_code >= 400:
             raise self._error(response)
         return response
+
+    def _refusal_hint(self, exc: BaseException) -> str:
+        # An alert comes from the engine's side of the handshake: with --tlsverify it wants a client
+        # certificate signed by its CA, which is easy to miss in OpenSSL's wording.
+        if "ALERT" not in str(exc) and "EOF occurred" not in str(exc):
+            return ""
+        if self.config.client_cert:
+            return " (the engine refused the client certificate {0}: it must be signed by a CA the engine " \
+                   "trusts)".format(self.config.client_cert)
+        return " (the engine wants a client certificate: set client_cert and client_key)"
 
     def _error(self, response: Any) -> EngineAPIError:
         try:
@@ -273,8 +290,7 @@ class EngineClient:
 
     def _iter_chunks(self, response: Any) -> Iterator[bytes]:
         try:
-            for chunk in response.iter_content(chunk_size=STREAM_CHUNK_SIZE):
-                yield chunk
+            yield from response.iter_content(chunk_size=STREAM_CHUNK_SIZE)
         except requests.exceptions.RequestException as exc:
             raise EngineUnreachable("the connection to the engine at {0} broke off: {1}".format(
                 self.config.docker_host, _reason(exc)))
@@ -298,10 +314,17 @@ class EngineClient:
         return self._api_version
 
     def _negotiate(self) -> str:
+        # /_ping is unversioned, so negotiation needs no version yet. It is asked even for a fixed
+        # api_version: anything but an engine at docker_host (a registry, a web server) answers 404 to
+        # every path, and inspect_image would then report every image as missing.
+        try:
+            response = self.request("GET", "/_ping", versioned=False)
+        except EngineAPIError as exc:
+            raise EngineUnreachable(
+                "the server at {0} is not a Docker engine (GET /_ping answered {1}: {2}). Check that docker_host "
+                "(or DOCKER_HOST) points at dockerd".format(self.config.docker_host, exc.status, exc.message[:200]))
         if self.config.api_version != "auto":
             return str(self.config.api_version)
-        # /_ping is unversioned, so negotiation needs no version yet.
-        response = self.request("GET", "/_ping", versioned=False)
         offered = response.headers.get("Api-Version")
         if not offered:
             offered = self.request("GET", "/version", versioned=False).json().get("ApiVersion")
@@ -450,10 +473,10 @@ def _query_value(value: Any) -> Any:
 def _reason(exc: BaseException) -> str:
     """The innermost useful text of a requests/urllib3 exception chain."""
     text = str(exc)
-    for pattern in (r"\[SSL: [A-Z_]+\][^)'\"]*", r"\[Errno -?\d+\][^)'\"]*", r"Connection refused",
-                    r"No such file or directory", r"hostname '[^']*' doesn't match[^)'\"]*",
-                    r"certificate verify failed[^)'\"]*"):
+    for pattern in (r"\[(?:SSL|X509): [A-Z0-9_]+\].*?(?= \(_ssl\.c|['\"]\)|$)", r"\[Errno -?\d+\][^)'\"]*",
+                    r"Connection refused", r"No such file or directory", r"hostname '[^']*' doesn't match[^)'\"]*",
+                    r"certificate verify failed[^)'\"]*", r"EOF occurred in violation of protocol"):
         match = re.search(pattern, text)
         if match:
-            return match.group(0).strip().rstrip(",")
+            return match.group(0).strip().rstrip(",.")
     return text[:300]

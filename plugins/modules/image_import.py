@@ -128,6 +128,7 @@ from ansible_collections.moby.engine.plugins.module_utils._archive import (
 )
 from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, MobyEngineError
+from ansible_collections.moby.engine.plugins.module_utils._references import check_platform
 
 OPTIONS = {
     "source": {"type": "str", "required": True},
@@ -145,15 +146,17 @@ def source_identity(source: str) -> tuple:
     """(whether source is a URL, what the fingerprint records of it: the URL, or the file's content digest)."""
     if urlsplit(source).scheme in ("http", "https"):
         return True, source
-    path = os.path.expanduser(source)
-    if not os.path.isfile(path):
-        raise InvalidInput("source {0} is neither an http(s) URL nor a file on the managed host".format(source))
-    return False, file_digest(path)
+    # Not a type=path option (it may be a URL), so a path is used as given, without ~ expansion.
+    if not os.path.isfile(source):
+        raise InvalidInput("source {0} is neither an http(s) URL nor a file on the managed host (give an absolute "
+                           "path)".format(source))
+    return False, file_digest(source)
 
 
 def import_image(client, params: dict, check_mode: bool) -> dict:
     target = target_reference(params["repository"], params["tag"])
     changes = validate_changes(params["changes"], IMPORT_CHANGE_INSTRUCTIONS)
+    check_platform(params["platform"])
     is_url, identity = source_identity(params["source"])
     digest = fingerprint(operation=OPERATION, source=identity, changes=changes, comment=params["comment"],
                          platform=params["platform"])
@@ -168,7 +171,7 @@ def import_image(client, params: dict, check_mode: bool) -> dict:
         if is_url:
             client.import_image(params["source"], query)
         else:
-            with open(os.path.expanduser(params["source"]), "rb") as body:
+            with open(params["source"], "rb") as body:
                 client.import_image(body, query)
         after = client.inspect_image(target.familiar_tagged())
     return snapshot_result(target.familiar_tagged(), before, after, changed, check_mode, OPERATION, digest)

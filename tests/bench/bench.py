@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # Copyright (c) moby.engine contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -43,6 +43,8 @@ class PlaybookRun:
         self.plays = plays
         self.task_seconds: list[dict] = []
         self.process_seconds: list[float] = []
+        # One entry per module process, in task order: {"module", "seconds", "peak_rss_mib"}.
+        self.processes: list[dict] = []
         self.total_seconds = 0.0
 
     def run(self) -> "PlaybookRun":
@@ -70,8 +72,10 @@ class PlaybookRun:
                 raise SystemExit("bench: a playbook failed (see above)")
             self.task_seconds = [json.loads(line) for line in task_log.read_text().splitlines()]
             for line in process_log.read_text().splitlines():
-                start, end = (int(value) for value in line.split())
-                self.process_seconds.append((end - start) / 1e9)
+                start, end, rss_kib, module = line.split()
+                self.process_seconds.append((int(end) - int(start)) / 1e9)
+                self.processes.append({"module": module, "seconds": (int(end) - int(start)) / 1e9,
+                                       "peak_rss_mib": round(int(rss_kib) / 1024, 1)})
         return self
 
     def tasks_named(self, prefix: str) -> list[float]:

@@ -144,8 +144,8 @@ def test_connect_and_credentials(tmp_path):
 
     creds = credentials({"registry_auth": {"username": "u", "password": "p"}, "docker_config": str(tmp_path)})
     assert isinstance(creds, Credentials)
-    assert creds.for_registry("registry.example.com") == {"username": "u", "password": "p",
-                                                           "serveraddress": "registry.example.com"}
+    assert creds.for_registry("registry.example.com") == {
+        "username": "u", "password": "p", "serveraddress": "registry.example.com"}
     assert creds.config.config_dir == str(tmp_path)
 
 

@@ -175,8 +175,8 @@ def test_build_stream_log_and_aux():
 
 def test_error_raises_with_message_and_log_tail():
     messages = [{"stream": "line {0}\n".format(i)} for i in range(30)]
-    messages.append({"errorDetail": {"code": 1, "message": "The command '/bin/sh -c false' returned a "
-                                                             "non-zero code: 1"},
+    failure = "The command '/bin/sh -c false' returned a non-zero code: 1"
+    messages.append({"errorDetail": {"code": 1, "message": failure},
                      "error": "The command '/bin/sh -c false' returned a non-zero code: 1\n"})
     messages.append({"stream": "never read\n"})
     summary = ProgressSummary()

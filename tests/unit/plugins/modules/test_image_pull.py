@@ -73,7 +73,7 @@ class StubClient:
 
     def list_images(self, filters=None, all_images=False, digests=False, shared_size=False):
         self._record("list_images", filters)
-        return [image for image in {image["Id"]: image for image in self.images.values()}.values()]
+        return list({image["Id"]: image for image in self.images.values()}.values())
 
 
 class StubCredentials:
