@@ -210,16 +210,23 @@ def test_no_version_anywhere(engine):
     assert str(exc.value) == "the engine at tcp://127.0.0.1:2375 did not report its API version"
 
 
-def test_explicit_api_version_skips_ping(engine):
-    client, session = engine({("GET", "/v1.42/images/busybox/json"): FakeResponse(200, {"Id": IMAGE_ID})},
+def test_explicit_api_version_is_used_as_given(engine):
+    client, session = engine({("GET", "/_ping"): ping("1.43"),
+                              ("GET", "/v1.42/images/busybox/json"): FakeResponse(200, {"Id": IMAGE_ID})},
                              api_version="1.42")
     assert client.inspect_image("busybox") == {"Id": IMAGE_ID}
-    assert session.paths() == [("GET", "/v1.42/images/busybox/json")]
-    assert client.engine_api_version is None
+    assert session.paths() == [("GET", "/_ping"), ("GET", "/v1.42/images/busybox/json")]
+
+
+def test_explicit_api_version_still_checks_that_an_engine_answers(engine):
+    client, _session = engine({("GET", "/_ping"): error(404, "page not found")}, api_version="1.42")
+    with pytest.raises(EngineUnreachable) as exc:
+        client.inspect_image("busybox")
+    assert "is not a Docker engine (GET /_ping answered 404: page not found)" in str(exc.value)
 
 
 def test_client_version_too_new(engine):
-    client, _session = engine({("GET", "/v1.99/images/busybox/json"): error(
+    client, _session = engine({("GET", "/_ping"): ping(), ("GET", "/v1.99/images/busybox/json"): error(
         400, "client version 1.99 is too new. Maximum supported API version is 1.43")}, api_version="1.99")
     with pytest.raises(UnsupportedApiVersion) as exc:
         client.inspect_image("busybox")
@@ -228,7 +235,7 @@ def test_client_version_too_new(engine):
 
 
 def test_require_api(engine):
-    client, _session = engine({}, api_version="1.41")
+    client, _session = engine({("GET", "/_ping"): ping()}, api_version="1.41")
     client.require_api("1.41", "platform")
     with pytest.raises(UnsupportedApiVersion) as exc:
         client.require_api("1.42", "platform")
