@@ -18,13 +18,15 @@ import hashlib
 import json
 import os
 import re
+import signal
 import stat
 import tarfile
 import tempfile
+import threading
 from dataclasses import dataclass
 from typing import IO, Any, Iterable, Optional
 
-from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, MobyEngineError
+from ansible_collections.moby.engine.plugins.module_utils._errors import Interrupted, InvalidInput, MobyEngineError
 from ansible_collections.moby.engine.plugins.module_utils._references import ImageReference, parse_reference
 
 HASH_CHUNK_SIZE = 1024 * 1024
@@ -168,8 +170,17 @@ def _images_from_manifest(archive: tarfile.TarFile, members: dict) -> list[Archi
         if not config:
             raise InvalidArchive("an entry of manifest.json names no Config")
         _require(members, [config] + list(entry.get("Layers") or []))
-        images.append(ArchiveImage(_digest_from_path(config), tuple(entry.get("RepoTags") or ())))
+        tags = tuple(familiar_tag(tag) for tag in entry.get("RepoTags") or ())
+        images.append(ArchiveImage(_digest_from_path(config), tags))
     return images
+
+
+def familiar_tag(text: str) -> str:
+    """A name as docker load applies it: Podman writes (and reports loading) docker.io/team/app:1 for team/app:1."""
+    try:
+        return parse_reference(text).familiar_tagged()
+    except InvalidInput:
+        return text
 
 
 def _images_from_index(archive: tarfile.TarFile, members: dict) -> list[ArchiveImage]:
@@ -230,6 +241,12 @@ class AtomicFile:
         self.temp_path = ""
         self.file: IO[bytes]
         self._committed = False
+        self._previous_sigterm: Any = None
+
+    def _on_sigterm(self, signum: int, frame: Any) -> None:
+        # Python's default for SIGTERM exits without unwinding, which would leave the temporary
+        # file behind; raising instead runs __exit__, and main() reports the interruption.
+        raise Interrupted("interrupted by SIGTERM before the new {0} was complete".format(self.path))
 
     def __enter__(self) -> "AtomicFile":
         directory = os.path.dirname(os.path.abspath(self.path))
@@ -239,6 +256,8 @@ class AtomicFile:
         except OSError as exc:
             raise ArchiveWriteError("cannot create a file in {0}: {1}".format(directory, exc.strerror or exc))
         self.file = os.fdopen(descriptor, "wb")
+        if threading.current_thread() is threading.main_thread():
+            self._previous_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
         return self
 
     def commit(self) -> None:
@@ -253,6 +272,8 @@ class AtomicFile:
         self._committed = True
 
     def __exit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
+        if self._previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
         if self._committed:
             return
         # Closing flushes buffered data, which fails again on a full disk; the file is deleted either way.

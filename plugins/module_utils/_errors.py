@@ -36,8 +36,16 @@ class EngineTimeout(EngineUnreachable):
     """The engine did not answer within the configured timeout."""
 
 
+class Interrupted(MobyEngineError):
+    """The module process was told to stop (SIGTERM) while it was writing something."""
+
+
 class UnsupportedApiVersion(MobyEngineError):
     """The engine's API is older than this collection supports, or refused the requested version."""
+
+
+class UnsupportedByEngine(MobyEngineError):
+    """The option needs something this kind of engine does not offer (e.g. BuildKit on Podman)."""
 
 
 class EngineAPIError(MobyEngineError):
@@ -62,6 +70,10 @@ class AuthenticationFailed(EngineAPIError):
 
 class NotFound(EngineAPIError):
     status = 404
+
+
+class EndpointMissing(NotFound):
+    """The engine has no such endpoint at all (Podman's service has no GET /distribution/{name}/json)."""
 
 
 class Conflict(EngineAPIError):
