@@ -25,11 +25,13 @@ from urllib.parse import quote, urlsplit
 
 from ansible_collections.moby.engine.plugins.module_utils._engines import (
     EngineIdentity,
+    explain_error,
     identify_engine,
     normalize_deleted,
     normalize_history,
     normalize_image,
     normalize_image_list,
+    pushed_aux,
 )
 from ansible_collections.moby.engine.plugins.module_utils._errors import (
     STATUS_ERRORS,
@@ -41,6 +43,7 @@ from ansible_collections.moby.engine.plugins.module_utils._errors import (
     InvalidInput,
     MissingLibrary,
     NotFound,
+    StreamError,
     UnsupportedApiVersion,
     UnsupportedByEngine,
 )
@@ -254,7 +257,10 @@ class EngineClient:
             if "invalid path" in str(exc):
                 # requests checks the certificate files only when it connects, and says so with an OSError.
                 raise InvalidInput("{0}; check ca_path, client_cert and client_key (or DOCKER_CERT_PATH)".format(exc))
-            if "Connection aborted" in str(exc):
+            # requests_unixsocket reports a socket that is missing or refuses as "Connection aborted" too,
+            # but those errors only happen before anything was connected.
+            if "Connection aborted" in str(exc) and not re.search(r"No such file or directory|Connection refused",
+                                                                  str(exc)):
                 # Connected, then the engine went away in the middle of the request (stopped, crashed).
                 raise EngineUnreachable("the connection to the engine at {0} broke off: {1}. Check that dockerd is "
                                         "still running, then rerun".format(self.config.docker_host, _reason(exc)))
@@ -297,7 +303,7 @@ class EngineClient:
             return UnsupportedApiVersion(
                 "the engine refused API version {0}: {1}".format(self.api_version, message))
         error_class = STATUS_ERRORS.get(response.status_code, EngineAPIError)
-        return error_class(message, status=response.status_code)
+        return error_class(explain_error(message, self.engine), status=response.status_code)
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None,
                  headers: Mapping[str, str] | None = None) -> Any:
@@ -316,7 +322,13 @@ class EngineClient:
         summary = summary or ProgressSummary()
         response = self.request(method, path, params=params, headers=headers, data=data, stream=True)
         with response:
-            summary.consume(decode_json_stream(self._iter_chunks(response)))
+            try:
+                summary.consume(decode_json_stream(self._iter_chunks(response)))
+            except StreamError as exc:
+                explained = explain_error(exc.message, self.engine)
+                if explained == exc.message:
+                    raise
+                raise StreamError(explained, log_tail=exc.log_tail)
         return summary
 
     def _iter_chunks(self, response: Any) -> Iterator[bytes]:
@@ -356,6 +368,7 @@ class EngineClient:
                 "(or DOCKER_HOST) points at dockerd".format(self.config.docker_host, exc.status, exc.message[:200]))
         self.engine = identify_engine(response.headers)
         if self.config.api_version != "auto":
+            self._refuse_unchecked_version(str(self.config.api_version), response.headers.get("Api-Version"))
             return str(self.config.api_version)
         offered = response.headers.get("Api-Version")
         if not offered:
@@ -369,6 +382,16 @@ class EngineClient:
                 "the engine at {0} speaks API {1}; moby.engine needs {2} or newer (Docker 20.10+). "
                 "Upgrade the engine".format(self.config.docker_host, offered, MIN_API_VERSION))
         return min(offered, MAX_API_VERSION, key=version_tuple)
+
+    def _refuse_unchecked_version(self, wanted: str, offered: str | None) -> None:
+        # dockerd refuses a newer version than it speaks ("client version ... is too new"); Podman serves
+        # any version number in the path, so the same request must be refused here.
+        if self.engine.is_podman and offered and _VERSION_RE.match(offered) and \
+                version_tuple(wanted) > version_tuple(offered):
+            raise UnsupportedApiVersion(
+                "moby.engine refused API version {0}: the engine at {1} is {2}, which does not check the version "
+                "it is asked for; use api_version auto or {3}".format(
+                    wanted, self.config.docker_host, self.engine.describe(offered), offered))
 
     def require_api(self, version: str, option: str) -> None:
         """Fail clearly when ``option`` needs a newer API than the one in use."""
@@ -434,8 +457,10 @@ class EngineClient:
 
     def push_image(self, repository: str, tag: str | None, auth_header: str) -> ProgressSummary:
         with _credentials_hint():
-            return self.stream("POST", "/images/{0}/push".format(_path(repository)), params={"tag": tag},
-                               headers={"X-Registry-Auth": auth_header})
+            summary = self.stream("POST", "/images/{0}/push".format(_path(repository)), params={"tag": tag},
+                                  headers={"X-Registry-Auth": auth_header})
+        summary.aux = pushed_aux(summary.messages, summary.aux, self.engine)
+        return summary
 
     def search_images(self, term: str, limit: int | None = None, filters: str | None = None,
                       auth_header: str | None = None) -> list:
