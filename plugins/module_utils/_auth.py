@@ -80,6 +80,10 @@ class DockerConfig:
         return self._data
 
     def _load(self) -> dict:
+        if os.path.exists(self.config_dir) and not os.path.isdir(self.config_dir):
+            # Pointing at config.json itself would otherwise silently mean "no credentials".
+            raise InvalidInput("docker_config {0} is not a directory; give the directory that holds config.json "
+                               "(for example ~/.docker)".format(self.config_dir))
         if not os.path.exists(self.path):
             return {}
         try:

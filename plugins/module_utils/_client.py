@@ -25,6 +25,7 @@ from urllib.parse import quote, urlsplit
 
 from ansible_collections.moby.engine.plugins.module_utils._engines import (
     EngineIdentity,
+    config_as_changes,
     explain_error,
     identify_engine,
     normalize_deleted,
@@ -490,7 +491,19 @@ class EngineClient:
         return self.get_json("/system/df")
 
     def commit_container(self, params: Mapping[str, Any], config: Mapping[str, Any] | None = None) -> dict:
-        return self.request("POST", "/commit", params=params, json_body=dict(config or {})).json()
+        query = dict(params)
+        if config and self.identify().is_podman:
+            # Podman ignores the body; what it can express goes in as Dockerfile instructions, before the
+            # caller's own changes (which win, as they do over the body on dockerd).
+            changes, untranslatable = config_as_changes(config)
+            if untranslatable:
+                raise UnsupportedByEngine(
+                    "config fields {0} cannot be applied by the engine at {1}, {2}, which ignores the configuration "
+                    "of POST /commit; only {3} can (as Dockerfile instructions). Leave them out, or use Docker".format(
+                        ", ".join(untranslatable), self.config.docker_host, self.engine.describe(self.api_version),
+                        "Cmd, Entrypoint, Env, ExposedPorts, Labels, OnBuild, StopSignal, User, Volumes, WorkingDir"))
+            query["changes"] = changes + list(query.get("changes") or [])
+        return self.request("POST", "/commit", params=query, json_body=dict(config or {})).json()
 
     def inspect_container(self, name: str) -> dict | None:
         try:

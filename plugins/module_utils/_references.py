@@ -34,6 +34,8 @@ _DOMAIN_RE = re.compile(r"^{d}$".format(d=_DOMAIN))
 _TAG_RE = re.compile(r"^{t}$".format(t=_TAG), re.ASCII)  # \w as in Go: ASCII letters, digits, _
 _DIGEST_RE = re.compile(r"^{d}$".format(d=_DIGEST))
 _IMAGE_ID_RE = re.compile(r"^(?:sha256:)?[a-f0-9]{12,64}$")
+_PLATFORM_RE = re.compile(r"^[a-z0-9_.-]+(?:/[a-z0-9_.-]+){0,2}$", re.IGNORECASE)
+TAG_RULE = "a tag is 1 to 128 characters of letters, digits, '_', '.' and '-', and does not start with '.' or '-'"
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,9 @@ class ImageReference:
         return self.domain
 
     def with_tag(self, tag: str | None) -> "ImageReference":
+        # A tag option given apart from the name reaches the engine only through here.
+        if tag is not None and not _TAG_RE.match(str(tag)):
+            raise InvalidInput("tag {0!r} for {1} is invalid: {2}".format(tag, self.familiar_repository, TAG_RULE))
         return ImageReference(self.domain, self.path, tag, self.digest)
 
     def tag_or_default(self) -> str:
@@ -117,8 +122,7 @@ def parse_reference(text: str, default_tag: str | None = None) -> ImageReference
         remainder, tag = remainder[:last_colon], remainder[last_colon + 1:]
         if not _TAG_RE.match(tag):
             raise InvalidInput(
-                "image reference {0!r} has an invalid tag {1!r}: a tag is 1 to 128 characters of "
-                "letters, digits, '_', '.' and '-', and does not start with '.' or '-'".format(text, tag))
+                "image reference {0!r} has an invalid tag {1!r}: {2}".format(text, tag, TAG_RULE))
 
     domain, path = split_domain(remainder)
     if domain.lower() != domain and "." not in domain and ":" not in domain:
@@ -163,6 +167,13 @@ def parse_image_name(text: str, default_tag: str | None = DEFAULT_TAG) -> ImageR
     if looks_like_image_id(text) and (text.startswith("sha256:") or len(text) == 64):
         return None
     return parse_reference(text, default_tag=default_tag)
+
+
+def check_platform(platform: str | None) -> None:
+    """Raise InvalidInput unless ``platform`` is empty or ``os[/arch[/variant]]``."""
+    if platform and not _PLATFORM_RE.match(platform):
+        raise InvalidInput("platform {0!r} is not os[/arch[/variant]], for example linux/amd64 or "
+                           "linux/arm64/v8".format(platform))
 
 
 def platform_matches(image: dict, platform: str | None) -> bool:

@@ -16,6 +16,8 @@ description:
   - The classic builder (the default of Docker 20.10, and of M(moby.engine.image_build)) keeps no build cache records;
     its cache is the intermediate images of earlier builds, which are dangling images once untagged. On an engine
     that only ever used the classic builder this module finds nothing to remove; prune those images instead.
+  - Podman's Docker-compatible service has no build cache endpoint; there the module fails, in check mode too, and
+    says so.
 author:
   - moby.engine contributors (@moby-engine)
 extends_documentation_fragment:
@@ -255,6 +257,9 @@ def prune_build_cache(client, params: dict, check_mode: bool) -> dict:
     keep_storage = parse_size(params["keep_storage"], "keep_storage")
     if keep_storage is not None and keep_storage < 0:
         raise InvalidInput("keep_storage must not be negative, got {0}".format(params["keep_storage"]))
+    # Podman's service has no POST /build/prune (and its /system/df lists no build cache), so check mode
+    # could only predict a run that then fails: say so in both modes.
+    client.require_docker("build_cache_prune", "the engine's build cache (POST /build/prune)")
     if check_mode:
         records = client.system_df().get("BuildCache") or []
         prediction = CachePrunePrediction(records, filters, params["all"], keep_storage)

@@ -19,6 +19,8 @@ description:
   - With O(rebuild=changed) the module computes a digest over everything that determines the build (see O(rebuild))
     and stores it on the image in the label C(moby.engine.build.digest). When O(name) already carries the same digest
     the build is skipped and no context is uploaded.
+  - Tasks building the same O(name) on the same engine from one managed host (parallel forks) take turns, through
+    a lock file in the temporary directory: the first builds, the others then find its result and build nothing.
   - "What the engine's classic builder API cannot do, and this module therefore does not offer: BuildKit secrets
     (C(RUN --mount=type=secret)), SSH agent forwarding (C(RUN --mount=type=ssh)), cache mounts, and images for
     several platforms at once (multi-platform manifest lists). One build produces one image for one platform."
@@ -138,6 +140,7 @@ options:
     description:
       - BuildKit output configuration, as a list of dicts with C(Type) (V(moby)) and C(Attrs).
       - Only BuildKit (O(builder=buildkit)) uses it; the classic builder ignores it.
+      - Podman's service has no BuildKit and would ignore it, so on Podman the module fails when it is set.
     type: list
     elements: dict
   quiet:
@@ -150,6 +153,7 @@ options:
       - V(buildkit) (C(version=2)) builds with BuildKit without a client session. Its step output then arrives in an
         encoded trace that this module does not decode, so RV(log) holds only the engine's plain messages, and
         BuildKit ignores C(X-Registry-Config), so private base images must already be present locally.
+      - Podman's service has no BuildKit (it would build with Buildah instead), so V(buildkit) fails there.
     type: str
     choices: [classic, buildkit]
     default: classic
@@ -272,6 +276,7 @@ from ansible_collections.moby.engine.plugins.module_utils._build_context import 
 )
 from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect, image_diff
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, MobyEngineError, StreamError
+from ansible_collections.moby.engine.plugins.module_utils._locks import host_lock
 from ansible_collections.moby.engine.plugins.module_utils._references import ImageReference, parse_reference
 
 SECRET_AUTH_KEYS = ("password", "identitytoken", "registrytoken")
@@ -363,6 +368,10 @@ class ImageBuilder:
         self.build_args = string_map(params, "build_args")
         self.labels = string_map(params, "labels")
         self.sizes = {option: parse_size(params[option], option) for option in ("shm_size", "memory", "memswap")}
+        for option, size in self.sizes.items():
+            # -1 means unlimited swap, nothing else; the engine's own refusal would not name the option.
+            if size is not None and size < 0 and not (option == "memswap" and size == -1):
+                raise InvalidInput("{0} must not be negative, got {1}".format(option, size))
         self.ref = self.image_reference(params["name"])
         self.refs = [self.ref] + [self.image_reference(text) for text in params["tags"]]
         if bool(params["path"]) == bool(params["remote"]):
@@ -454,6 +463,16 @@ class ImageBuilder:
         return stale
 
     def run(self) -> dict:
+        # Podman's service answers version=2 and outputs with a classic build: refuse before anything runs.
+        if self.params["builder"] == "buildkit":
+            self.client.require_docker("builder=buildkit", "BuildKit")
+        if self.params["outputs"]:
+            self.client.require_docker("outputs", "BuildKit's exporters")
+        # Decide and build under one lock: parallel forks would otherwise all find the image missing.
+        with host_lock(self.client.config.docker_host, self.ref.familiar_tagged()):
+            return self.decide_and_build()
+
+    def decide_and_build(self) -> dict:
         before = self.client.inspect_image(self.ref.familiar_tagged())
         skip_digest = self.context is None or (before is not None and self.params["rebuild"] == "never")
         digest = None if skip_digest else self.digest()

@@ -131,7 +131,7 @@ from ansible_collections.moby.engine.plugins.module_utils._archive import (
     validate_changes,
 )
 from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect
-from ansible_collections.moby.engine.plugins.module_utils._errors import MobyEngineError, NotFound
+from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, MobyEngineError, NotFound
 
 OPTIONS = {
     "container": {"type": "str", "required": True},
@@ -145,11 +145,21 @@ OPTIONS = {
     "force": {"type": "bool", "default": False},
 }
 OPERATION = "commit"
+# The fields of the engine's ContainerConfig (API v1.43). The engine ignores any other key without a
+# word, so a misspelt field would silently commit an image without the intended setting.
+CONTAINER_CONFIG_FIELDS = frozenset((
+    "ArgsEscaped", "AttachStderr", "AttachStdin", "AttachStdout", "Cmd", "Domainname", "Entrypoint", "Env",
+    "ExposedPorts", "Healthcheck", "Hostname", "Image", "Labels", "MacAddress", "NetworkDisabled", "OnBuild",
+    "OpenStdin", "Shell", "StdinOnce", "StopSignal", "StopTimeout", "Tty", "User", "Volumes", "WorkingDir"))
 
 
 def commit_container(client, params: dict, check_mode: bool) -> dict:
     target = target_reference(params["repository"], params["tag"])
     changes = validate_changes(params["changes"], COMMIT_CHANGE_INSTRUCTIONS)
+    unknown = sorted(set(params["config"]) - CONTAINER_CONFIG_FIELDS)
+    if unknown:
+        raise InvalidInput("config has unknown fields {0}; the engine's fields are {1} (spelt as shown)".format(
+            ", ".join(unknown), ", ".join(sorted(CONTAINER_CONFIG_FIELDS))))
     container = client.inspect_container(params["container"])
     if container is None:
         raise NotFound("no such container {0}; check the name, or create the container first".format(

@@ -158,6 +158,8 @@ def current_archive(path: str) -> dict | None:
 
 def export_images(client, params: dict, check_mode: bool) -> dict:
     path = params["path"]
+    if not params["name"]:
+        raise InvalidInput("name lists no image; give at least one image to export")
     resolved = [resolve(client, name) for name in params["name"]]
     engine_names = list(dict.fromkeys(entry[0] for entry in resolved))
     wanted = images_as_dict(merge_images(entry[2] for entry in resolved))

@@ -43,7 +43,10 @@ options:
     type: bool
     default: false
   shared_size:
-    description: Compute C(SharedSize) for each listed image (slower on large stores).
+    description:
+      - Compute C(SharedSize) for each listed image (slower on large stores).
+      - Needs engine API 1.42 (Docker 23.0 or later). Older engines, Docker 20.10 and Podman 4 among them,
+        ignore it and answer C(SharedSize=-1), so the module fails instead, naming the engine's version.
     type: bool
     default: false
   history:
@@ -153,6 +156,9 @@ def gather(client, params: dict) -> dict:
             else:
                 images.append(image)
     else:
+        if params["shared_size"]:
+            # Older engines ignore the parameter and answer SharedSize -1: refuse rather than mislead.
+            client.require_api("1.42", "shared_size")
         images = client.list_images(
             filters=serialize_filters(params["filters"], IMAGE_LIST_FILTERS),
             all_images=params["all"], digests=params["digests"], shared_size=params["shared_size"])

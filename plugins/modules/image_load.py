@@ -100,7 +100,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.moby.engine.plugins.module_utils._archive import read_archive
+from ansible_collections.moby.engine.plugins.module_utils._archive import familiar_tag, read_archive
 from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, MobyEngineError
 
@@ -129,7 +129,11 @@ def loaded_names(log: list) -> list:
     names = []
     for line in log:
         for prefix in _LOADED_PREFIXES:
-            if line.startswith(prefix):
+            if line.startswith(prefix) and prefix == "Loaded image: ":
+                # Podman reports every name on one line, "docker.io/team/app:1,docker.io/team/db:2", where
+                # Docker writes a line per name, spelt team/app:1 (a reference never holds a comma).
+                names.extend(familiar_tag(name.strip()) for name in line[len(prefix):].split(",") if name.strip())
+            elif line.startswith(prefix):
                 names.append(line[len(prefix):].strip())
     return names
 

@@ -17,6 +17,8 @@ description:
   - In check mode nothing is deleted. The images that would go are listed from C(GET /images/json) and
     C(GET /containers/json), with the filters C(label), C(label!) and C(until) applied to the
     images' labels and creation times the way the engine applies them.
+  - Podman's service (4.x) ignores C(label!) when pruning and would delete the images it names, so on Podman a
+    C(label!) filter makes the module fail, in check mode too.
 author:
   - moby.engine contributors (@moby-engine)
 extends_documentation_fragment:
@@ -193,6 +195,10 @@ def prunable(client, filters: dict) -> list:
 
 def prune_images(client, params: dict, check_mode: bool) -> dict:
     filters = read_filters(params["filters"])
+    if "label!" in filters:
+        # Podman 4 ignores label! when pruning and deletes the very images it names: refuse, in check mode too.
+        client.require_docker("filter 'label!'", "a prune that honours 'label!' (Podman would delete the images it "
+                                                 "should keep)")
     if check_mode:
         # The prediction: the same selection the engine makes, from the image and container lists.
         candidates = prunable(client, filters)

@@ -153,6 +153,7 @@ from ansible_collections.moby.engine.plugins.module_utils._errors import EngineA
 from ansible_collections.moby.engine.plugins.module_utils._filters import IMAGE_LIST_FILTERS, serialize_filters
 from ansible_collections.moby.engine.plugins.module_utils._references import (
     ImageReference,
+    check_platform,
     parse_reference,
     platform_matches,
 )
@@ -250,6 +251,7 @@ class ImagePuller:
         names = self.params["name"]
         if self.params["parallel"] < 1:
             raise InvalidInput("parallel must be 1 or more, got {0}".format(self.params["parallel"]))
+        check_platform(self.params["platform"])
         for name in names:
             self.reference(name)
         with ThreadPoolExecutor(max_workers=min(self.params["parallel"], len(names)) or 1) as pool:

@@ -162,6 +162,7 @@ from ansible_collections.moby.engine.plugins.module_utils._errors import (
     AuthenticationFailed,
     EngineAPIError,
     InvalidInput,
+    EndpointMissing,
     MobyEngineError,
     NotFound,
 )
@@ -181,6 +182,7 @@ class ImagePusher:
         self.creds = creds
         self.params = params
         self.check_mode = check_mode
+        self.warnings: list[str] = []
 
     def reference(self) -> ImageReference:
         name, tag = self.params["name"], self.params["tag"]
@@ -224,6 +226,8 @@ class ImagePusher:
             result.update(pushed=True, digest=pushed.get("Digest"), size=pushed.get("Size"),
                           layers=layer_summary(summary.layers), progress=summary.as_dict(),
                           image=self.client.inspect_image(before["Id"]))
+        if self.warnings:
+            result["warnings"] = self.warnings
         result["diff"] = {
             "before": {"reference": ref.familiar_tagged(), "digest": remote_digest},
             "after": {"reference": ref.familiar_tagged(),
@@ -235,6 +239,12 @@ class ImagePusher:
         """The registry's descriptor of ref's manifest; empty when the registry does not have the tag."""
         try:
             return self.client.distribution_inspect(ref.familiar_tagged(), header).get("Descriptor") or {}
+        except EndpointMissing as exc:
+            # Without the registry's digest nothing proves the registry holds this image: push (layers the
+            # registry has are not sent again), and say why the task reports a change every time.
+            self.warnings.append("{0}, so the registry's digest of {1} is unknown: the image is pushed on every "
+                                 "run and the task always reports a change".format(exc, ref.familiar_tagged()))
+            return {}
         except NotFound:
             return {}
         except AuthenticationFailed:

@@ -85,7 +85,7 @@ absent:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect, image_diff
-from ansible_collections.moby.engine.plugins.module_utils._errors import Conflict, MobyEngineError
+from ansible_collections.moby.engine.plugins.module_utils._errors import Conflict, MobyEngineError, NotFound
 from ansible_collections.moby.engine.plugins.module_utils._references import parse_image_name
 
 OPTIONS = {
@@ -130,7 +130,15 @@ def remove_images(client, params: dict, check_mode: bool) -> dict:
             refuse_like_engine(before, name, params["force"])
             diffs.append(image_diff(before, predicted_after(before, name)))
             continue
-        for item in client.remove_image(name, force=params["force"], noprune=not params["prune"]):
+        try:
+            removed = client.remove_image(name, force=params["force"], noprune=not params["prune"])
+        except NotFound:
+            # Removed by someone else between our inspect and our delete (parallel forks on one engine):
+            # the image is gone, as asked.
+            result["absent"].append(name)
+            diffs.append(image_diff(before, None))
+            continue
+        for item in removed:
             if item.get("Deleted"):
                 result["deleted"].append(item["Deleted"])
             if item.get("Untagged"):

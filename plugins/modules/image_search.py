@@ -124,6 +124,13 @@ def search(client, creds, params: dict) -> dict:
     if not term:
         raise InvalidInput("term must not be empty")
     filters = serialize_filters(params["filters"], IMAGE_SEARCH_FILTERS, FILTER_ALIASES)
+    stars = (params["filters"] or {}).get("stars")
+    if stars is not None and not str(stars).isdigit():
+        # The engine's own refusal ("Invalid filter 'stars=many'") does not say what it wants.
+        raise InvalidInput("filter 'stars' must be a whole number (the least number of stars), got {0!r}".format(stars))
+    if params["limit"] is not None and not 1 <= params["limit"] <= 100:
+        # dockerd refuses such a limit in these words; Podman's service would pass it on to the registry.
+        raise InvalidInput("limit {0} is outside the range of [1, 100]".format(params["limit"]))
     # The engine picks the index the way it splits repository names: a first part with a dot or
     # a colon, or "localhost", names the index; credentials are looked up for that index.
     index = split_domain(term)[0]

@@ -239,7 +239,8 @@ def test_require_api(engine):
     client.require_api("1.41", "platform")
     with pytest.raises(UnsupportedApiVersion) as exc:
         client.require_api("1.42", "platform")
-    assert str(exc.value) == "platform needs engine API 1.42 or newer; this engine speaks 1.41"
+    assert str(exc.value) == ("platform needs engine API 1.42 or newer; the engine at tcp://127.0.0.1:2375 is "
+                              "Docker 20.10.24 (API 1.41). Leave platform unset on this engine, or upgrade it")
 
 
 # -- errors ------------------------------------------------------------------
