@@ -18,11 +18,15 @@ COLL      := $(BUILD)/ansible_collections/moby/engine
 PYTHON    ?= python3
 STAMP     := $(VENV)/.installed
 
-.PHONY: help venv engine collection sanity units integration test demo bench clean
+.PHONY: help venv engine collection sanity units integration test test-podman demo bench clean
 
 help:
 	@echo "make demo         run the demo playbook twice (idempotence check)"
-	@echo "make test         sanity + units + integration"
+	@echo "make test         sanity + units + integration (+ test-podman when TEST_PODMAN=1, the default)"
+	@echo "make test-podman  the integration suite against Podman's Docker-compatible service"
+	@echo "make docs         antsibull-docs lint + HTML docs site in build/docs/build/html"
+	@echo "make lint         changelog lint, ansible-lint (production), Galaxy build + galaxy-importer"
+	@echo "make molecule     fleet rollout scenario: 3 extra dockerds + the registry (extensions/molecule/fleet)"
 	@echo "make venv | engine | collection | sanity | units | integration | bench | clean"
 
 # --- venv: controller tooling, reinstalled only when a requirements file changes ----------------
@@ -75,6 +79,58 @@ test:
 	$(MAKE) --no-print-directory sanity
 	$(MAKE) --no-print-directory units
 	$(MAKE) --no-print-directory integration
+	$(MAKE) --no-print-directory docs
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory molecule
+	@if [ "$(TEST_PODMAN)" = 1 ]; then $(MAKE) --no-print-directory test-podman; \
+	else echo "test: Podman pass not run (TEST_PODMAN=$(TEST_PODMAN)); run make test-podman"; fi
+
+# --- test-podman: the integration suite against Podman (scripts/podman-up.sh starts its service) ----
+# Same registry and targets as the Docker pass; moby_docker_host points at Podman's socket. Targets in
+# tests/integration/podman-skip.txt are excluded and listed as SKIPPED with their reason (never
+# counted as passed). make test runs this pass too unless TEST_PODMAN=0 (it adds about 4 minutes).
+TEST_PODMAN ?= 1
+PODMAN_SKIP := tests/integration/podman-skip.txt
+test-podman: engine collection
+	scripts/podman-up.sh
+	@awk -F'\t' '!/^#/ && NF { printf "test-podman: SKIPPED %s: %s\n", $$1, $$2 }' $(PODMAN_SKIP)
+	INTEGRATION_CONFIG=$(BUILD)/integration_config.podman.yml INTEGRATION_LOG=$(BUILD)/integration.podman.log \
+	  scripts/ansible-test.sh integration \
+	  $$(awk -F'\t' '!/^#/ && NF { printf "--exclude %s ", $$1 }' $(PODMAN_SKIP))
+
+# --- release hygiene and the fleet scenario (make test runs docs, lint and molecule last) ----------
+.PHONY: tools docs lint molecule
+# Docs, lint, Galaxy and molecule tooling, on top of the test venv; ansible-core stays pinned.
+TOOLS_STAMP := $(VENV)/.tools-installed
+tools: $(TOOLS_STAMP)
+$(TOOLS_STAMP): $(STAMP) tests/requirements-tools.txt
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r tests/requirements-tools.txt
+	@touch $@
+
+TOOLS_ENV = PATH=$(VENV)/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(BUILD) ANSIBLE_FORCE_COLOR=0 ANSIBLE_NOCOLOR=1 NO_COLOR=1
+
+docs: tools collection
+	$(TOOLS_ENV) antsibull-docs lint-collection-docs --plugin-docs $(COLL)
+	$(TOOLS_ENV) scripts/docs-build.sh
+
+# galaxy-importer runs offline (tests/galaxy-importer.cfg: no containers, no ansible-test, offline
+# ansible-lint) and exits 0 even when it reports problems, so its log is checked for WARNING/ERROR.
+lint: tools collection
+	$(TOOLS_ENV) antsibull-changelog lint
+	$(TOOLS_ENV) python scripts/examples-playbooks.py $(BUILD)/lint-examples
+	$(TOOLS_ENV) ansible-lint playbooks extensions/molecule $(BUILD)/lint-examples galaxy.yml meta
+	rm -rf $(BUILD)/galaxy && mkdir -p $(BUILD)/galaxy
+	$(TOOLS_ENV) ansible-galaxy collection build --output-path $(BUILD)/galaxy $(ROOT)
+	cd $(BUILD)/galaxy && $(TOOLS_ENV) GALAXY_IMPORTER_CONFIG=$(ROOT)/tests/galaxy-importer.cfg \
+	  python -m galaxy_importer.main moby-engine-*.tar.gz > importer.log 2>&1 || { cat importer.log; exit 1; }
+	@if grep -E '^(WARNING|ERROR)' $(BUILD)/galaxy/importer.log; then \
+	  echo "lint: galaxy-importer reported the problems above (full log: build/galaxy/importer.log)"; exit 1; fi
+	@echo "lint: galaxy-importer accepted $$(ls $(BUILD)/galaxy/*.tar.gz)"
+
+# Molecule's delegated driver: create.yml starts one dockerd per inventory host, destroy.yml removes them.
+molecule: tools engine collection
+	$(TOOLS_ENV) molecule test -s fleet 2>&1 | tee $(BUILD)/molecule.log
+	@scripts/check-no-secrets.sh $(BUILD)/molecule.log
 
 # --- demo: run twice; the second run must report changed=0 failed=0 ------------------------------
 DEMO_RESET_CMD = ANSIBLE_COLLECTIONS_PATH=$(BUILD) $(VENV)/bin/ansible-playbook -i playbooks/inventory.ini \

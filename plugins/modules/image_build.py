@@ -20,7 +20,7 @@ description:
     and stores it on the image in the label C(moby.engine.build.digest). When O(name) already carries the same digest
     the build is skipped and no context is uploaded.
   - Tasks building the same O(name) on the same engine from one managed host (parallel forks) take turns, through
-    a lock file in the temporary directory: the first builds, the others then find its result and build nothing.
+    a lock file in the temporary directory; the first builds, the others then find its result and build nothing.
   - "What the engine's classic builder API cannot do, and this module therefore does not offer: BuildKit secrets
     (C(RUN --mount=type=secret)), SSH agent forwarding (C(RUN --mount=type=ssh)), cache mounts, and images for
     several platforms at once (multi-platform manifest lists). One build produces one image for one platform."
