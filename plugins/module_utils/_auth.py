@@ -179,6 +179,12 @@ def run_credential_helper(helper: str, server: str) -> AuthConfig | None:
 class Credentials:
     """Credential lookup for one task: explicit values first, then config.json."""
 
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> "Credentials":
+        """Credentials from the registry options of a module (the REGISTRY doc fragment)."""
+        return cls(registry_auth=params.get("registry_auth"), docker_config=params.get("docker_config"),
+                   registry_auths=params.get("registry_auths"))
+
     def __init__(self, registry_auth: Mapping[str, Any] | None = None, docker_config: str | None = None,
                  registry_auths: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self.explicit = clean_auth(registry_auth) if registry_auth else None

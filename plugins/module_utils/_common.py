@@ -16,7 +16,6 @@ from typing import Any
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.moby.engine.plugins.module_utils._auth import Credentials
 from ansible_collections.moby.engine.plugins.module_utils._client import (
     DEFAULT_DOCKER_HOST,
     DEFAULT_TIMEOUT,
@@ -88,11 +87,6 @@ def engine_config(params: Mapping[str, Any]) -> EngineConfig:
 
 def connect(params: Mapping[str, Any]) -> EngineClient:
     return EngineClient(engine_config(params))
-
-
-def credentials(params: Mapping[str, Any]) -> Credentials:
-    return Credentials(registry_auth=params.get("registry_auth"), docker_config=params.get("docker_config"),
-                       registry_auths=params.get("registry_auths"))
 
 
 def image_diff(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -143,12 +143,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.moby.engine.plugins.module_utils._common import (
-    argument_spec,
-    connect,
-    credentials,
-    image_diff,
-)
+from ansible_collections.moby.engine.plugins.module_utils._auth import Credentials
+from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect, image_diff
 from ansible_collections.moby.engine.plugins.module_utils._errors import EngineAPIError, InvalidInput, MobyEngineError
 from ansible_collections.moby.engine.plugins.module_utils._filters import IMAGE_LIST_FILTERS, serialize_filters
 from ansible_collections.moby.engine.plugins.module_utils._references import (
@@ -278,7 +274,7 @@ class ImagePuller:
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(OPTIONS, registry=True), supports_check_mode=True)
     try:
-        result = ImagePuller(connect(module.params), credentials(module.params), module.params,
+        result = ImagePuller(connect(module.params), Credentials.from_params(module.params), module.params,
                              module.check_mode).run()
     except MobyEngineError as exc:
         module.fail_json(msg="Pulling {0} failed: {1}".format(", ".join(module.params["name"]), exc))

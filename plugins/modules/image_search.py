@@ -102,7 +102,8 @@ results:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect, credentials
+from ansible_collections.moby.engine.plugins.module_utils._auth import Credentials
+from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect
 from ansible_collections.moby.engine.plugins.module_utils._errors import EngineAPIError, InvalidInput, MobyEngineError
 from ansible_collections.moby.engine.plugins.module_utils._filters import IMAGE_SEARCH_FILTERS, serialize_filters
 from ansible_collections.moby.engine.plugins.module_utils._references import DEFAULT_DOMAIN, split_domain
@@ -130,7 +131,7 @@ def search(client, creds, params: dict) -> dict:
         raise InvalidInput("filter 'stars' must be a whole number (the least number of stars), got {0!r}".format(stars))
     if params["limit"] is not None and not 1 <= params["limit"] <= 100:
         # dockerd refuses such a limit in these words; Podman's service would pass it on to the registry.
-        raise InvalidInput("limit {0} is outside the range of [1, 100]".format(params["limit"]))
+        raise InvalidInput("Limit {0} is outside the range of [1, 100]".format(params["limit"]))
     # The engine picks the index the way it splits repository names: a first part with a dot or
     # a colon, or "localhost", names the index; credentials are looked up for that index.
     index = split_domain(term)[0]
@@ -149,7 +150,7 @@ def search(client, creds, params: dict) -> dict:
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(OPTIONS, registry=True), supports_check_mode=True)
     try:
-        result = search(connect(module.params), credentials(module.params), module.params)
+        result = search(connect(module.params), Credentials.from_params(module.params), module.params)
     except MobyEngineError as exc:
         module.fail_json(msg="Searching for {0!r} failed: {1}".format(module.params["term"], exc))
     module.exit_json(**result)

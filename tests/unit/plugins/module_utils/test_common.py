@@ -19,7 +19,6 @@ from ansible_collections.moby.engine.plugins.module_utils._common import (
     REGISTRY_AUTH_OPTIONS,
     argument_spec,
     connect,
-    credentials,
     engine_config,
     image_diff,
 )
@@ -142,7 +141,7 @@ def test_connect_and_credentials(tmp_path):
     assert isinstance(client, EngineClient)
     assert client.config.base_url == "http://127.0.0.1:2375"
 
-    creds = credentials({"registry_auth": {"username": "u", "password": "p"}, "docker_config": str(tmp_path)})
+    creds = Credentials.from_params({"registry_auth": {"username": "u", "password": "p"}, "docker_config": str(tmp_path)})
     assert isinstance(creds, Credentials)
     assert creds.for_registry("registry.example.com") == {
         "username": "u", "password": "p", "serveraddress": "registry.example.com"}

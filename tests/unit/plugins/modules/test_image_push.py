@@ -16,7 +16,7 @@ import json
 import pytest
 
 from ansible_collections.moby.engine.plugins.module_utils._client import EngineClient, EngineConfig
-from ansible_collections.moby.engine.plugins.module_utils._common import credentials
+from ansible_collections.moby.engine.plugins.module_utils._auth import Credentials
 from ansible_collections.moby.engine.plugins.module_utils._errors import (
     AuthenticationFailed,
     EngineAPIError,
@@ -112,7 +112,7 @@ def push(engine, check_mode=False, tmp_path=None, **overrides):
     params.update(overrides)
     client = EngineClient(EngineConfig(docker_host="tcp://127.0.0.1:2375", api_version="1.41"))
     client._local.session = engine
-    return ImagePusher(client, credentials(params), params, check_mode).run()
+    return ImagePusher(client, Credentials.from_params(params), params, check_mode).run()
 
 
 # -- the idempotency decision --------------------------------------------------
