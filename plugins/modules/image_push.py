@@ -21,6 +21,9 @@ description:
   - The image's name must include the registry, as V(registry.example.com:5000/team/app:tag) (a name without one
     means Docker Hub). To push a local image such as V(app:latest), tag it with the registry's name first using
     M(moby.engine.image_tag), as in the examples.
+  - Podman's service has no C(GET /distribution/{name}/json), so there the registry's digest is unknown: the
+    image is pushed on every run (layers the registry has are not sent again), the task always reports a change,
+    and a warning says why. RV(registry_digest) is then null.
 author:
   - moby.engine contributors (@moby-engine)
 extends_documentation_fragment:
@@ -111,7 +114,8 @@ size:
   type: int
   sample: 523
 registry_digest:
-  description: Manifest digest of the tag in the registry before the task; V(null) when the registry did not have the tag.
+  description: Manifest digest of the tag in the registry before the task; V(null) when the registry did not have the tag,
+    or when the engine cannot tell (Podman).
   returned: success
   type: str
   sample: sha256:5eef5ed34e1e1ff0a4ae850395cbf665c4de6b4b83a32a0bc7bcb998e24e7bbb
@@ -157,7 +161,8 @@ progress:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect, credentials
+from ansible_collections.moby.engine.plugins.module_utils._auth import Credentials
+from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect
 from ansible_collections.moby.engine.plugins.module_utils._errors import (
     AuthenticationFailed,
     EngineAPIError,
@@ -274,7 +279,7 @@ def layer_summary(layers: dict) -> dict:
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(OPTIONS, registry=True), supports_check_mode=True)
     try:
-        result = ImagePusher(connect(module.params), credentials(module.params), module.params,
+        result = ImagePusher(connect(module.params), Credentials.from_params(module.params), module.params,
                              module.check_mode).run()
     except MobyEngineError as exc:
         module.fail_json(msg="Pushing {0} failed: {1}".format(module.params["name"], exc))
