@@ -125,20 +125,23 @@ case "$cmd" in
     exec ansible-test units --venv --python "${UNITS_PYTHON:-$CONTROLLER_VER}" --color no "$@"
     ;;
   integration)
-    [ -f "$BUILD/integration_config.yml" ] || die "build/integration_config.yml missing: run 'make engine'"
+    # INTEGRATION_CONFIG / INTEGRATION_LOG select another engine's pass (make test-podman sets them).
+    config=${INTEGRATION_CONFIG:-$BUILD/integration_config.yml}
+    logfile=${INTEGRATION_LOG:-$BUILD/integration.log}
+    [ -f "$config" ] || die "$config missing: run 'make engine' (or 'make test-podman' for the Podman pass)"
     # ansible-test passes this file as extra vars (-e @...) to every target.
-    install -m 600 "$BUILD/integration_config.yml" "$COLL/tests/integration/integration_config.yml"
+    install -m 600 "$config" "$COLL/tests/integration/integration_config.yml"
     # --local --python-interpreter: no ansible-test-made venv; run with the .venv python, which
     # already has requests + requests-unixsocket. ansible-test writes that same path as
     # ansible_python_interpreter into the inventory it generates (testhost, connection local), so
     # the modules run with it too and interpreter discovery never picks a pyenv shim.
     set +e
     ansible-test integration --local --python-interpreter "$CONTROLLER_PY" --color no -vvv "$@" 2>&1 \
-      | tee "$BUILD/integration.log"
+      | tee "$logfile"
     rc=${PIPESTATUS[0]}
     set -e
     # Checked even (especially) when a test failed: failures dump module args and results.
-    "$ROOT/scripts/check-no-secrets.sh" "$BUILD/integration.log" || rc=1
+    "$ROOT/scripts/check-no-secrets.sh" "$logfile" || rc=1
     exit "$rc"
     ;;
   *) die "unknown command '$cmd' (sanity|units|integration)" ;;

@@ -21,7 +21,7 @@ description:
   - The image's name must include the registry, as V(registry.example.com:5000/team/app:tag) (a name without one
     means Docker Hub). To push a local image such as V(app:latest), tag it with the registry's name first using
     M(moby.engine.image_tag), as in the examples.
-  - Podman's service has no C(GET /distribution/{name}/json), so there the registry's digest is unknown: the
+  - Podman's service has no C(GET /distribution/{name}/json), so there the registry's digest is unknown; the
     image is pushed on every run (layers the registry has are not sent again), the task always reports a change,
     and a warning says why. RV(registry_digest) is then null.
 author:

@@ -1,0 +1,281 @@
+# Copyright (c) moby.engine contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Which engine answers, and the one place where its answers are made to look like Docker's.
+
+Docker Engine and Podman's Docker-compatible service speak the same API, but Podman answers
+differently in places: fully qualified names (``localhost/app:1`` for a name it made without
+registry, ``docker.io/app:1`` for one given through this API, ``docker.io/library/busybox:1``), extra
+keys in image summaries, a looser ``reference`` filter, ids without ``sha256:``, no aux record after
+a push, other error wordings, and a commit that ignores the container configuration.  The client
+passes Podman's answers through the functions here, so modules and playbooks see Docker's answers
+on every engine; docs/docsite/rst/guide_compatibility.rst lists every difference.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+DOCKER = "Docker"
+PODMAN = "Podman"
+
+# Podman qualifies a name without registry with this pseudo-registry; nothing can be pushed there.
+PODMAN_LOCAL_DOMAIN = "localhost/"
+_DOCKER_HUB_PREFIXES = ("docker.io/library/", "docker.io/")
+# Keys Podman adds to GET /images/json entries that Docker never sends (History there is a list of
+# names and would also clash with image_info's history option).
+PODMAN_ONLY_SUMMARY_KEYS = ("Names", "Digest", "History")
+_BARE_ID_RE = re.compile(r"^[0-9a-f]{64}$")
+_SERVER_RE = re.compile(r"^(?P<product>[A-Za-z]+)/(?P<version>[^ ]+)")
+
+
+@dataclass(frozen=True)
+class EngineIdentity:
+    """The product and version behind docker_host, as its /_ping answer reveals them."""
+
+    product: str = DOCKER
+    version: str = ""
+
+    @property
+    def is_podman(self) -> bool:
+        return self.product == PODMAN
+
+    def describe(self, api_version: str | None) -> str:
+        """``Podman 4.3.1 (API 1.41)``, for messages about what this engine cannot do."""
+        text = "{0} {1}".format(self.product, self.version or "(version unknown)")
+        return text + " (API {0})".format(api_version) if api_version else text
+
+
+def identify_engine(ping_headers: Mapping[str, str]) -> EngineIdentity:
+    """Tell Docker from Podman by the headers of GET /_ping (no extra request).
+
+    Podman's service sends ``Libpod-Api-Version`` and ``Server: Libpod/4.3.1 (linux)``; dockerd sends
+    ``Server: Docker/20.10.24+dfsg1 (linux)``.
+    """
+    server = _SERVER_RE.match(ping_headers.get("Server") or "")
+    if ping_headers.get("Libpod-Api-Version") or (server and server.group("product").lower() == "libpod"):
+        return EngineIdentity(PODMAN, ping_headers.get("Libpod-Api-Version") or (
+            server.group("version") if server else ""))
+    return EngineIdentity(DOCKER, server.group("version") if server else "")
+
+
+def familiar_name(name: str) -> str:
+    """Podman's fully qualified image name in Docker's familiar spelling (``localhost/app:1`` -> ``app:1``)."""
+    if name.startswith(PODMAN_LOCAL_DOMAIN):
+        return name[len(PODMAN_LOCAL_DOMAIN):]
+    for prefix in _DOCKER_HUB_PREFIXES:
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return name
+
+
+def normalize_image(image: Any, engine: EngineIdentity) -> Any:
+    """Inspect data or an image summary as Docker would send it; Docker's own answers pass unchanged."""
+    if not engine.is_podman or not isinstance(image, dict):
+        return image
+    normalized = {key: value for key, value in image.items() if key not in PODMAN_ONLY_SUMMARY_KEYS}
+    if isinstance(image.get("RepoTags"), list):
+        normalized["RepoTags"] = _unique(familiar_name(tag) for tag in image["RepoTags"])
+    if isinstance(image.get("RepoDigests"), list):
+        # Only the spelling changes. Podman lists name@<local manifest digest> for every name, pushed or
+        # not, where Docker lists registry digests only; the compatibility guide says so.
+        normalized["RepoDigests"] = _unique(familiar_name(digest) for digest in image["RepoDigests"])
+    return normalized
+
+
+def normalize_image_list(images: Any, engine: EngineIdentity, filters: str | None) -> Any:
+    """GET /images/json as Docker answers it: summaries normalised, and the ``reference`` filter applied
+    Docker's way.
+
+    Docker keeps only the RepoTags/RepoDigests that match a ``reference`` pattern (Go's path.Match
+    on the familiar name, with and without tag) and drops images none of whose names match; Podman
+    matches loosely (``busybox`` finds ``localhost/team/busybox``) and returns every name of a match.
+    """
+    if not engine.is_podman or not isinstance(images, list):
+        return images
+    normalized = [normalize_image(image, engine) for image in images]
+    patterns = _reference_patterns(filters)
+    if not patterns:
+        return normalized
+    kept = []
+    for image in normalized:
+        tags = [tag for tag in image.get("RepoTags") or [] if _reference_matches(tag, patterns)]
+        digests = [digest for digest in image.get("RepoDigests") or [] if _reference_matches(digest, patterns)]
+        if tags or digests:
+            kept.append(dict(image, RepoTags=tags, RepoDigests=digests))
+    return kept
+
+
+def _reference_patterns(filters: str | None) -> list:
+    try:
+        parsed = json.loads(filters) if filters else {}
+    except ValueError:
+        return []
+    value = parsed.get("reference") if isinstance(parsed, dict) else None
+    if isinstance(value, dict):  # the older {"pattern": true} spelling
+        return [pattern for pattern, wanted in value.items() if wanted]
+    return list(value or [])
+
+
+def _reference_matches(name: str, patterns: list) -> bool:
+    # Docker tries the familiar string (app:1, app@sha256:...) and the familiar name (app).
+    without_digest = name.split("@", 1)[0]
+    candidates = {name, without_digest, _strip_tag(without_digest)}
+    return any(_path_match(pattern, candidate) for pattern in patterns for candidate in candidates)
+
+
+def _strip_tag(name: str) -> str:
+    slash, colon = name.rfind("/"), name.rfind(":")
+    return name[:colon] if colon > slash else name
+
+
+def _path_match(pattern: str, name: str) -> bool:
+    """Go's path.Match: ``*`` and ``?`` never match ``/``."""
+    regex = ""
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "*":
+            regex += "[^/]*"
+        elif char == "?":
+            regex += "[^/]"
+        elif char == "[" and "]" in pattern[index + 1:]:
+            end = pattern.index("]", index + 1)
+            body = pattern[index + 1:end]
+            regex += "[" + ("^" + body[1:] if body.startswith("^") else body) + "]"
+            index = end
+        elif char == "\\" and index + 1 < len(pattern):
+            index += 1
+            regex += re.escape(pattern[index])
+        else:
+            regex += re.escape(char)
+        index += 1
+    return re.fullmatch(regex, name) is not None
+
+
+def normalize_deleted(items: Any, engine: EngineIdentity) -> Any:
+    """DELETE /images/{name} and POST /images/prune item lists (``{"Untagged": name}`` / ``{"Deleted": id}``).
+
+    Podman qualifies the names and gives the ids without their ``sha256:`` prefix.
+    """
+    if not engine.is_podman or not isinstance(items, list):
+        return items
+    normalized = []
+    for item in items:
+        copy = dict(item) if isinstance(item, dict) else item
+        if isinstance(copy, dict) and copy.get("Untagged"):
+            copy["Untagged"] = familiar_name(copy["Untagged"])
+        if isinstance(copy, dict) and _BARE_ID_RE.match(str(copy.get("Deleted") or "")):
+            copy["Deleted"] = "sha256:" + copy["Deleted"]
+        normalized.append(copy)
+    return normalized
+
+
+def normalize_history(entries: Any, engine: EngineIdentity, image_id: str | None = None) -> Any:
+    """GET /images/{name}/history entries as Docker sends them.
+
+    Podman gives ids without their ``sha256:`` prefix (Docker: ``sha256:<hex>``, or ``<missing>`` for a
+    layer built elsewhere), fully qualified Tags, and for some images (imported with changes) a layer's
+    id on the newest entry where Docker puts the image's own id: ``image_id``, when known, goes there.
+    """
+    if not engine.is_podman or not isinstance(entries, list):
+        return entries
+    normalized = []
+    for index, entry in enumerate(entries):
+        copy = dict(entry)
+        if index == 0 and image_id:
+            copy["Id"] = image_id
+        elif _BARE_ID_RE.match(str(copy.get("Id") or "")):
+            copy["Id"] = "sha256:" + copy["Id"]
+        if isinstance(copy.get("Tags"), list):
+            copy["Tags"] = _unique(familiar_name(tag) for tag in copy["Tags"])
+        normalized.append(copy)
+    return normalized
+
+
+# dockerd's push stream ends with this status line and an aux {"Tag", "Digest", "Size"}; Podman's
+# sends only the line.
+_PUSHED_STATUS_RE = re.compile(r"^(?P<tag>[^\s:]+): digest: (?P<digest>sha256:[0-9a-f]{64}) size: (?P<size>\d+)$")
+
+
+def pushed_aux(messages: list, aux: list, engine: EngineIdentity) -> list:
+    """The push stream's aux records, with the one Podman leaves out rebuilt from its status line."""
+    if not engine.is_podman or any(isinstance(item, dict) and item.get("Digest") for item in aux):
+        return aux
+    for message in messages:
+        match = _PUSHED_STATUS_RE.match(str(message))
+        if match:
+            return aux + [{"Tag": match.group("tag"), "Digest": match.group("digest"),
+                           "Size": int(match.group("size"))}]
+    return aux
+
+
+def config_as_changes(config: Mapping[str, Any]) -> tuple:
+    """(Dockerfile instructions that apply ``config``, the fields no instruction can express).
+
+    Podman's service ignores the container configuration in the body of POST /commit but applies
+    ``changes``; these are the instructions dockerd would have applied from the body.
+    """
+    changes: list = []
+    untranslatable = []
+    for key, value in config.items():
+        if value in (None, "", [], {}):
+            continue
+        if key in ("Cmd", "Entrypoint"):
+            instruction = key.upper()
+            changes.append("{0} {1}".format(instruction, json.dumps(value) if isinstance(value, list) else value))
+        elif key == "Env":
+            for item in value:
+                name, _sep, text = str(item).partition("=")
+                changes.append("ENV {0}={1}".format(name, json.dumps(text)))
+        elif key == "Labels":
+            changes.extend("LABEL {0}={1}".format(json.dumps(str(name)), json.dumps(str(text)))
+                           for name, text in value.items())
+        elif key in _CONFIG_INSTRUCTIONS:
+            changes.append("{0} {1}".format(_CONFIG_INSTRUCTIONS[key], value))
+        elif key == "ExposedPorts":
+            changes.extend("EXPOSE {0}".format(port) for port in value)
+        elif key == "Volumes":
+            changes.append("VOLUME {0}".format(json.dumps(sorted(value))))
+        elif key == "OnBuild":
+            changes.extend("ONBUILD {0}".format(trigger) for trigger in value)
+        else:
+            untranslatable.append(key)
+    return changes, sorted(untranslatable)
+
+
+_CONFIG_INSTRUCTIONS = {"WorkingDir": "WORKDIR", "User": "USER", "StopSignal": "STOPSIGNAL"}
+
+
+# Podman's wording of failures that dockerd words differently, and Docker's words for them, which
+# are added so that messages (and playbooks matching them) mean the same on both engines.
+_PODMAN_ERROR_GLOSSES = (
+    (re.compile(r'unable to delete image "?[0-9a-f]+"? by ID with more than one tag'),
+     "must be forced: the image is referenced in multiple repositories"),
+    (re.compile(r"while running runtime: exit status (?P<code>\d+)"),
+     "the command returned a non-zero code: {code}"),
+)
+
+
+def explain_error(message: str, engine: EngineIdentity) -> str:
+    """An engine's error message, with Docker's wording added where Podman words it differently."""
+    if not engine.is_podman:
+        return message
+    for pattern, gloss in _PODMAN_ERROR_GLOSSES:
+        match = pattern.search(message)
+        if match:
+            return "{0} ({1})".format(message, gloss.format(**match.groupdict()))
+    return message
+
+
+def _unique(names: Any) -> list:
+    seen: list = []
+    for name in names:
+        if name not in seen:
+            seen.append(name)
+    return seen
