@@ -313,7 +313,7 @@ class RegistryRepository:
         blobs = []
         for tag in tags:
             response = requests.get("{0}/manifests/{1}".format(self.base, tag), auth=self.auth, timeout=30,
-                                     headers={"Accept": self.MANIFEST_TYPES})
+                                    headers={"Accept": self.MANIFEST_TYPES})
             if response.status_code == 404:
                 continue
             response.raise_for_status()
