@@ -70,5 +70,9 @@ def normalize_filters(filters: Mapping[str, Any] | None, allowed: Iterable[str],
 def serialize_filters(filters: Mapping[str, Any] | None, allowed: Iterable[str],
                       aliases: Mapping[str, str] | None = None) -> str | None:
     """JSON text for the ``filters`` query parameter, or None when there are none."""
-    normalized = normalize_filters(filters, allowed, aliases)
+    return encode_filters(normalize_filters(filters, allowed, aliases))
+
+
+def encode_filters(normalized: Mapping[str, list[str]]) -> str | None:
+    """JSON text of already normalised filters, or None when there are none."""
     return json.dumps(normalized, sort_keys=True) if normalized else None

@@ -104,7 +104,6 @@ approximate_because:
   sample: ["keep_storage depends on the engine's accounting of the total cache size"]
 """
 
-import json
 import re
 import time
 from datetime import datetime
@@ -116,7 +115,11 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.moby.engine.plugins.module_utils._build_context import parse_size
 from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, MobyEngineError
-from ansible_collections.moby.engine.plugins.module_utils._filters import BUILD_CACHE_FILTERS, normalize_filters
+from ansible_collections.moby.engine.plugins.module_utils._filters import (
+    BUILD_CACHE_FILTERS,
+    encode_filters,
+    normalize_filters,
+)
 
 OPTIONS = {
     "all": {"type": "bool", "default": False},
@@ -268,7 +271,7 @@ def prune_build_cache(client, params: dict, check_mode: bool) -> dict:
                 "space_reclaimed": sum(record.get("Size") or 0 for record in removed),
                 "approximate": bool(prediction.approximate_because),
                 "approximate_because": prediction.approximate_because}
-    response = client.prune_build_cache(filters=json.dumps(filters, sort_keys=True) if filters else None,
+    response = client.prune_build_cache(filters=encode_filters(filters),
                                         all_caches=params["all"] or None, keep_storage=keep_storage)
     deleted = response.get("CachesDeleted") or []
     # The idempotency decision: the engine's own report of what it removed.
