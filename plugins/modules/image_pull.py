@@ -48,6 +48,8 @@ options:
       - The task reports a change when any local tag of the repositories was added or now points at another image.
       - In check mode the prediction can only use local state; it predicts a change when the repository has
         no local tags.
+      - Podman's Docker-compatible service pulls only V(latest) when no tag is given, so there the task fails
+        instead.
     type: bool
     default: false
   pull:
@@ -225,6 +227,7 @@ class ImagePuller:
         return descriptor.get("digest")
 
     def pull_all_tags(self, name: str, ref: ImageReference) -> dict:
+        self.client.require_docker("all_tags", "a pull of every tag (Podman's service pulls only :latest)")
         before = self.tag_map(ref)
         result = {"name": name, "pulled": False, "changed": not before}
         if not self.check_mode:
