@@ -17,6 +17,7 @@ from ansible_collections.moby.engine.plugins.module_utils._errors import (
     MobyEngineError,
     NotFound,
     StreamError,
+    UnsupportedByEngine,
 )
 from ansible_collections.moby.engine.plugins.module_utils._stream import ProgressSummary
 from ansible_collections.moby.engine.plugins.modules.image_pull import ImagePuller
@@ -30,7 +31,8 @@ REMOTE_DIGEST = "sha256:" + "b" * 64
 class StubClient:
     """The engine as a dict of images; records every call."""
 
-    def __init__(self, images=None, remote=None, after=None, pull_error=None):
+    def __init__(self, images=None, remote=None, after=None, pull_error=None, podman=False):
+        self.podman = podman
         self.images = dict(images or {})   # name as inspected -> inspect data
         self.remote = dict(remote or {})   # name -> registry digest, or an exception
         self.after = dict(after or {})     # name -> inspect data once pulled
@@ -44,6 +46,11 @@ class StubClient:
 
     def names(self, method):
         return [call[1:] for call in self.calls if call[0] == method]
+
+    def require_docker(self, option, feature):
+        self._record("require_docker", option)
+        if self.podman:
+            raise UnsupportedByEngine("{0} needs {1}, which Podman does not offer".format(option, feature))
 
     def inspect_image(self, name):
         self._record("inspect_image", name)
@@ -356,3 +363,11 @@ def test_all_tags_check_mode():
     assert result["changed"] is True
     known = StubClient(images={"busybox:1.36": image(OLD_ID, ["busybox:1.36"])})
     assert run(known, check_mode=True, all_tags=True)[0]["changed"] is False
+
+
+def test_all_tags_is_refused_on_podman_before_anything_is_pulled():
+    client = StubClient(podman=True)
+    with pytest.raises(MobyEngineError) as exc:
+        run(client, name=["registry.example.com/team/app"], all_tags=True)
+    assert "all_tags needs a pull of every tag" in str(exc.value)
+    assert client.names("pull_image") == []
