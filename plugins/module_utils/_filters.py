@@ -7,8 +7,9 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Optional
 
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput
 
@@ -17,6 +18,21 @@ IMAGE_PRUNE_FILTERS = frozenset(("dangling", "until", "label", "label!"))
 IMAGE_SEARCH_FILTERS = frozenset(("is-automated", "is-official", "stars"))
 BUILD_CACHE_FILTERS = frozenset(
     ("until", "id", "parent", "type", "description", "inuse", "shared", "private"))
+
+# Go duration syntax, which the engine accepts for "until": number+unit runs such as 1h30m, 1.5h, 300ms.
+_DURATION_PART_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|ms|s|m|h)")
+_DURATION_SECONDS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def go_duration(text: str) -> Optional[float]:
+    """Seconds of a Go duration string (``1h30m``), or None when it is not one."""
+    text = text.strip()
+    if text == "0":
+        return 0.0
+    parts = _DURATION_PART_RE.findall(text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        return None
+    return sum(float(number) * _DURATION_SECONDS[unit] for number, unit in parts)
 
 
 def _filter_value(key: str, value: Any) -> list[str]:

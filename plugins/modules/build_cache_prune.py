@@ -118,6 +118,7 @@ from ansible_collections.moby.engine.plugins.module_utils._errors import Invalid
 from ansible_collections.moby.engine.plugins.module_utils._filters import (
     BUILD_CACHE_FILTERS,
     encode_filters,
+    go_duration,
     normalize_filters,
 )
 
@@ -130,8 +131,6 @@ OPTIONS = {
 FLAG_FILTERS = ("inuse", "shared", "private")
 OPPOSITE_FLAG = {"shared": "private", "private": "shared"}
 UNPRUNABLE_TYPES = ("internal", "frontend")
-_DURATION_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|ms|s|m|h)")
-_DURATION_SECONDS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
 
 
 def engine_filters(filters: dict | None) -> dict[str, list[str]]:
@@ -157,17 +156,6 @@ def engine_filters(filters: dict | None) -> dict[str, list[str]]:
             raise InvalidInput("filters.{0} takes exactly one value, got {1}".format(key, len(values)))
     normalized.update(flags)
     return normalized
-
-
-def go_duration(text: str) -> Optional[float]:
-    """Seconds of a Go duration string (``1h30m``), or None when it is not one."""
-    text = text.strip()
-    if text == "0":
-        return 0.0
-    matches = list(_DURATION_RE.finditer(text))
-    if not matches or "".join(match.group(0) for match in matches) != text:
-        return None
-    return sum(float(match.group(1)) * _DURATION_SECONDS[match.group(2)] for match in matches)
 
 
 def parse_time(text: str | None) -> Optional[float]:

@@ -109,6 +109,7 @@ from ansible_collections.moby.engine.plugins.module_utils._errors import Invalid
 from ansible_collections.moby.engine.plugins.module_utils._filters import (
     IMAGE_LIST_FILTERS,
     IMAGE_PRUNE_FILTERS,
+    go_duration,
     normalize_filters,
     serialize_filters,
 )
@@ -118,9 +119,6 @@ OPTIONS = {
     "filters": {"type": "dict", "default": {}},
 }
 
-# Go duration syntax, as the engine accepts for until: a sequence of number+unit, e.g. 1h30m, 1.5h, 300ms.
-_DURATION_PART_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _UNIX_TIME_RE = re.compile(r"^\d+(?:\.\d+)?$")
 _DATE_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M",
                  "%Y-%m-%dT%H%z", "%Y-%m-%dT%H", "%Y-%m-%d")
@@ -131,9 +129,9 @@ def until_timestamp(value: str, now: float) -> float:
     text = value.strip()
     if _UNIX_TIME_RE.match(text):
         return float(text)
-    parts = _DURATION_PART_RE.findall(text)
-    if parts and "".join(number + unit for number, unit in parts) == text:
-        return now - sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
+    seconds = go_duration(text)
+    if seconds is not None:
+        return now - seconds
     # Fractions of a second do not change which images are older; drop them so strptime needs one format less.
     undecimal = re.sub(r"(T\d\d:\d\d:\d\d)\.\d+", r"\1", text).replace("Z", "+00:00")
     for date_format in _DATE_FORMATS:

@@ -14,6 +14,7 @@ from ansible_collections.moby.engine.plugins.module_utils._filters import (
     IMAGE_LIST_FILTERS,
     IMAGE_PRUNE_FILTERS,
     IMAGE_SEARCH_FILTERS,
+    go_duration,
     normalize_filters,
     serialize_filters,
 )
@@ -102,3 +103,15 @@ def test_filter_sets():
     assert IMAGE_LIST_FILTERS == frozenset(("before", "dangling", "label", "reference", "since"))
     assert "inuse" in BUILD_CACHE_FILTERS
     assert "label!" in IMAGE_PRUNE_FILTERS
+
+
+@pytest.mark.parametrize("text, seconds", [
+    ("0", 0.0), ("300ms", 0.3), ("90m", 5400.0), ("1h30m", 5400.0), ("1.5h", 5400.0), ("2\u00b5s", 2e-6),
+])
+def test_go_duration(text, seconds):
+    assert go_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "1d", "10 days", "h", "1h 30m", "2024-06-10"])
+def test_go_duration_rejects_what_is_not_one(text):
+    assert go_duration(text) is None
