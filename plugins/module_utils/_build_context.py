@@ -23,8 +23,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from ansible_collections.moby.engine.plugins.module_utils._archive import file_digest
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput
+from ansible_collections.moby.engine.plugins.module_utils._files import file_digest
 
 DIGEST_LABEL = "moby.engine.build.digest"
 DOCKERIGNORE = ".dockerignore"
@@ -33,22 +33,6 @@ CHUNK_SIZE = 1024 * 1024
 BLOCK_SIZE = tarfile.BLOCKSIZE
 _READ_SIZE = 256 * 1024
 _REGEX_SPECIALS = set(".+()|{}$^")
-_SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?$", re.IGNORECASE)
-_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4, "p": 1024 ** 5}
-
-
-def parse_size(value: Any, option: str) -> Optional[int]:
-    """Bytes from an integer or a string like ``512m`` / ``2g`` (binary units, as the docker CLI)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise InvalidInput("{0} must be a size such as 536870912, 512m or 2g, got {1!r}".format(option, value))
-    if isinstance(value, int):
-        return value
-    match = _SIZE_RE.match(str(value).strip())
-    if not match:
-        raise InvalidInput("{0} must be a size such as 536870912, 512m or 2g, got {1!r}".format(option, value))
-    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
 
 
 # -- .dockerignore ---------------------------------------------------------

@@ -112,7 +112,7 @@ from typing import Optional
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.moby.engine.plugins.module_utils._build_context import parse_size
+from ansible_collections.moby.engine.plugins.module_utils._files import parse_size
 from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, MobyEngineError
 from ansible_collections.moby.engine.plugins.module_utils._filters import (

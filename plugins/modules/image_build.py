@@ -272,8 +272,8 @@ from ansible_collections.moby.engine.plugins.module_utils._build_context import 
     DIGEST_LABEL,
     BuildContext,
     base_images,
-    parse_size,
 )
+from ansible_collections.moby.engine.plugins.module_utils._files import parse_size
 from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect, image_diff
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, MobyEngineError, StreamError
 from ansible_collections.moby.engine.plugins.module_utils._locks import host_lock

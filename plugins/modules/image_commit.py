@@ -121,7 +121,7 @@ container:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.moby.engine.plugins.module_utils._archive import (
+from ansible_collections.moby.engine.plugins.module_utils._snapshots import (
     COMMIT_CHANGE_INSTRUCTIONS,
     fingerprint,
     recorded_fingerprint,

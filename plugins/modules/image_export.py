@@ -108,14 +108,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.moby.engine.plugins.module_utils._archive import (
-    ArchiveImage,
-    AtomicFile,
-    InvalidArchive,
-    images_as_dict,
-    merge_images,
-    read_archive,
-)
+from ansible_collections.moby.engine.plugins.module_utils._archives import ArchiveImage, InvalidArchive, images_as_dict, merge_images, read_archive
+from ansible_collections.moby.engine.plugins.module_utils._files import AtomicFile
 from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, MobyEngineError, NotFound
 from ansible_collections.moby.engine.plugins.module_utils._references import looks_like_image_id, parse_image_name

@@ -116,9 +116,9 @@ from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.moby.engine.plugins.module_utils._archive import (
+from ansible_collections.moby.engine.plugins.module_utils._files import file_digest
+from ansible_collections.moby.engine.plugins.module_utils._snapshots import (
     IMPORT_CHANGE_INSTRUCTIONS,
-    file_digest,
     fingerprint,
     recorded_fingerprint,
     snapshot_result,

@@ -100,7 +100,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.moby.engine.plugins.module_utils._archive import familiar_tag, read_archive
+from ansible_collections.moby.engine.plugins.module_utils._archives import familiar_tag, read_archive
 from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, MobyEngineError
 

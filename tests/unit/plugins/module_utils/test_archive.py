@@ -15,16 +15,12 @@ import tarfile
 
 import pytest
 
-from ansible_collections.moby.engine.plugins.module_utils._archive import (
+from ansible_collections.moby.engine.plugins.module_utils._archives import ArchiveImage, InvalidArchive, images_as_dict, read_archive
+from ansible_collections.moby.engine.plugins.module_utils._files import AtomicFile, FileWriteError
+from ansible_collections.moby.engine.plugins.module_utils._snapshots import (
     COMMIT_CHANGE_INSTRUCTIONS,
     IMPORT_CHANGE_INSTRUCTIONS,
-    ArchiveImage,
-    ArchiveWriteError,
-    AtomicFile,
-    InvalidArchive,
     fingerprint,
-    images_as_dict,
-    read_archive,
     recorded_fingerprint,
     snapshot_result,
     stamp_comment,
@@ -218,7 +214,7 @@ def test_atomic_file_failure_keeps_old_file(tmp_path):
 
 def test_atomic_file_disk_full_is_a_write_error(tmp_path):
     path = tmp_path / "out.tar"
-    with pytest.raises(ArchiveWriteError, match="cannot write .*out.tar: No space left on device"):
+    with pytest.raises(FileWriteError, match="cannot write .*out.tar: No space left on device"):
         with AtomicFile(str(path)) as target:
             target.file.write(b"partial")
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -227,7 +223,7 @@ def test_atomic_file_disk_full_is_a_write_error(tmp_path):
 
 
 def test_atomic_file_missing_directory(tmp_path):
-    with pytest.raises(ArchiveWriteError, match="cannot create a file in"):
+    with pytest.raises(FileWriteError, match="cannot create a file in"):
         with AtomicFile(str(tmp_path / "nope" / "out.tar")):
             pass
 

@@ -18,9 +18,9 @@ from ansible_collections.moby.engine.plugins.module_utils._build_context import 
     BuildContext,
     DockerIgnore,
     base_images,
-    parse_size,
 )
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput
+from ansible_collections.moby.engine.plugins.module_utils._files import parse_size
 
 
 def make_context(root, files, dockerfile="FROM busybox\nCOPY . /ctx\n"):

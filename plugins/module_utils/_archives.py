@@ -2,34 +2,20 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""What the archive and snapshot modules (export, load, import, commit) share.
-
-- Reading which images an image archive holds (``docker save`` layout with
-  ``manifest.json``, or the OCI layout with ``index.json``) without reading its layers.
-- Writing a file so that it appears complete or not at all (temporary file, then rename).
-- Recording, in an image's comment, a fingerprint of what produced it, so that
-  a rerun can tell that the image is already what the task would produce.
-- Validating the Dockerfile instructions that import and commit accept as ``changes``.
-"""
+"""Which images an image archive holds (``docker save`` layout with ``manifest.json``, or the OCI layout
+with ``index.json``), read without reading its layers."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
-import signal
-import stat
 import tarfile
-import tempfile
-import threading
 from dataclasses import dataclass
-from typing import IO, Any, Iterable, Optional
+from typing import Any, Iterable, Optional
 
-from ansible_collections.moby.engine.plugins.module_utils._errors import Interrupted, InvalidInput, MobyEngineError
-from ansible_collections.moby.engine.plugins.module_utils._references import ImageReference, parse_reference
+from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput
+from ansible_collections.moby.engine.plugins.module_utils._references import parse_reference
 
-HASH_CHUNK_SIZE = 1024 * 1024
 # manifest.json, index.json and manifest blobs are small; refuse to read a "manifest" the size of a layer.
 MAX_METADATA_SIZE = 16 * 1024 * 1024
 _MANIFEST_MEDIA_TYPES = frozenset((
@@ -44,19 +30,9 @@ _CONTAINERD_NAME = "io.containerd.image.name"
 _OCI_REF_NAME = "org.opencontainers.image.ref.name"
 _COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 
-# The instructions POST /images/create?fromSrc= documents for ``changes``; POST /commit also takes LABEL.
-IMPORT_CHANGE_INSTRUCTIONS = frozenset(("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "ONBUILD", "USER", "VOLUME", "WORKDIR"))
-COMMIT_CHANGE_INSTRUCTIONS = IMPORT_CHANGE_INSTRUCTIONS | {"LABEL"}
-
-_STAMP_RE = re.compile(r"\[moby\.engine (?P<operation>[a-z_]+) (?P<fingerprint>sha256:[0-9a-f]{64})\]\s*$")
-
 
 class InvalidArchive(InvalidInput):
     """A file is not a complete image archive."""
-
-
-class ArchiveWriteError(MobyEngineError):
-    """The destination file could not be written."""
 
 
 @dataclass(frozen=True)
@@ -225,154 +201,3 @@ def merge_images(images: Iterable[ArchiveImage]) -> list[ArchiveImage]:
         tags.setdefault(image.id, set()).update(image.tags)
     return [ArchiveImage(image_id, tuple(sorted(tags[image_id]))) for image_id in sorted(tags)]
 
-
-# -- writing files atomically ------------------------------------------------
-
-
-class AtomicFile:
-    """A file written under a temporary name next to ``path`` and renamed over it by ``commit()``.
-
-    Leaving the ``with`` block without commit() (an engine error, a broken connection, a full
-    disk) deletes the temporary file, so ``path`` is either the old file or the complete new one.
-    """
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.temp_path = ""
-        self.file: IO[bytes]
-        self._committed = False
-        self._previous_sigterm: Any = None
-
-    def _on_sigterm(self, signum: int, frame: Any) -> None:
-        # Python's default for SIGTERM exits without unwinding, which would leave the temporary
-        # file behind; raising instead runs __exit__, and main() reports the interruption.
-        raise Interrupted("interrupted by SIGTERM before the new {0} was complete".format(self.path))
-
-    def __enter__(self) -> "AtomicFile":
-        directory = os.path.dirname(os.path.abspath(self.path))
-        try:
-            descriptor, self.temp_path = tempfile.mkstemp(
-                dir=directory, prefix=".{0}.".format(os.path.basename(self.path)), suffix=".part")
-        except OSError as exc:
-            raise ArchiveWriteError("cannot create a file in {0}: {1}".format(directory, exc.strerror or exc))
-        self.file = os.fdopen(descriptor, "wb")
-        if threading.current_thread() is threading.main_thread():
-            self._previous_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
-        return self
-
-    def commit(self) -> None:
-        try:
-            self.file.flush()
-            os.fsync(self.file.fileno())
-            self.file.close()
-            os.chmod(self.temp_path, _mode_for(self.path))
-            os.replace(self.temp_path, self.path)
-        except OSError as exc:
-            raise ArchiveWriteError("cannot write {0}: {1}".format(self.path, exc.strerror or exc))
-        self._committed = True
-
-    def __exit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
-        if self._previous_sigterm is not None:
-            signal.signal(signal.SIGTERM, self._previous_sigterm)
-        if self._committed:
-            return
-        # Closing flushes buffered data, which fails again on a full disk; the file is deleted either way.
-        for cleanup in (self.file.close, lambda: os.unlink(self.temp_path)):
-            try:
-                cleanup()
-            except OSError:
-                pass
-        if isinstance(exc, OSError) and not isinstance(exc, MobyEngineError):
-            # Writing the data failed (a full disk, a quota): say which file, keep the cause.
-            raise ArchiveWriteError("cannot write {0}: {1}".format(self.path, exc.strerror or exc)) from exc
-
-
-def _mode_for(path: str) -> int:
-    """Keep the permissions of the file being replaced; a new file gets the default under the umask."""
-    try:
-        return stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-# -- fingerprints of how an image was made -----------------------------------
-
-
-def file_digest(path: str) -> str:
-    """``sha256:<hex>`` of a file's content, read in chunks."""
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as source:
-            for chunk in iter(lambda: source.read(HASH_CHUNK_SIZE), b""):
-                digest.update(chunk)
-    except OSError as exc:
-        raise InvalidInput("cannot read {0}: {1}".format(path, exc.strerror or exc))
-    return "sha256:" + digest.hexdigest()
-
-
-def fingerprint(**inputs: Any) -> str:
-    """A stable digest of everything that decides what an operation produces."""
-    text = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def stamp_comment(message: Optional[str], operation: str, digest: str) -> str:
-    """The image comment to send: the user's message followed by ``[moby.engine <operation> <digest>]``."""
-    stamp = "[moby.engine {0} {1}]".format(operation, digest)
-    return "{0} {1}".format(message, stamp) if message else stamp
-
-
-def recorded_fingerprint(image: Optional[dict], operation: str) -> Optional[str]:
-    """The fingerprint stamp_comment() left in an inspected image's Comment, if ``operation`` made it."""
-    match = _STAMP_RE.search((image or {}).get("Comment") or "")
-    if match and match.group("operation") == operation:
-        return match.group("fingerprint")
-    return None
-
-
-# -- options of import and commit ------------------------------------------------
-
-
-def validate_changes(changes: Optional[list], allowed: frozenset) -> list[str]:
-    """The Dockerfile instructions of ``changes``, stripped; raise InvalidInput naming a bad one."""
-    validated = []
-    for position, change in enumerate(changes or []):
-        text = str(change).strip()
-        instruction, _sep, argument = text.partition(" ")
-        if instruction.upper() not in allowed or not argument.strip():
-            raise InvalidInput(
-                "changes[{0}] {1!r} is not an instruction this operation accepts; use one of {2} followed by "
-                "its argument, for example 'ENV DEBUG=1'".format(position, text, ", ".join(sorted(allowed))))
-        validated.append(text)
-    return validated
-
-
-def target_reference(repository: str, tag: str) -> ImageReference:
-    """``repository`` (which may carry its own tag) tagged with ``tag`` when it carries none."""
-    ref = parse_reference(repository)
-    if ref.digest:
-        raise InvalidInput("repository {0!r} carries a digest; give a repository and a tag".format(repository))
-    return ref if ref.tag else ref.with_tag(tag)
-
-
-def snapshot_result(target: str, before: Optional[dict], after: Optional[dict], changed: bool, check_mode: bool,
-                    operation: str, digest: str) -> dict[str, Any]:
-    """The result of import or commit: change, fingerprint, the image ``target`` names, and the diff.
-
-    ``after`` is the image after the task; in check mode a predicted new image does not exist yet,
-    so the diff shows no id for it, only the fingerprint it would carry.
-    """
-    made = after is not None and not (changed and check_mode)
-    after_state = {"tag": target, "id": after["Id"] if made else None,
-                   "fingerprint": recorded_fingerprint(after, operation) if made else digest}
-    result: dict[str, Any] = {
-        "changed": changed, "fingerprint": digest,
-        "diff": {"before": {"tag": target, "id": (before or {}).get("Id"),
-                            "fingerprint": recorded_fingerprint(before, operation)},
-                 "after": after_state},
-    }
-    if after is not None:
-        result["image"] = after
-    return result
