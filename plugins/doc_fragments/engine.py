@@ -109,6 +109,15 @@ options:
       registrytoken:
         description: Bearer token for the registry, instead of a password.
         type: str
+  registry_auths:
+    description:
+      - Credentials for several registries, as a dict of registry (V(registry.example.com:5000), V(docker.io)) to
+        credentials with the keys of O(registry_auth) (C(username), C(password), C(email), C(identitytoken),
+        C(registrytoken)). Each entry is sent only to its own registry.
+      - An entry here wins over C(config.json) for the same registry; O(registry_auth) wins over both for its registry.
+      - Only the secret values (C(password), C(identitytoken), C(registrytoken)) are masked in output, so that
+        registry and user names stay readable in image names and logs.
+    type: dict
   docker_config:
     description:
       - Directory holding the docker CLI's C(config.json), read for credentials when O(registry_auth) is not given.

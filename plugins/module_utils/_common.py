@@ -2,24 +2,34 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The options every module shares, and the client and credentials built from them.
+"""What every module shares: its common options, the client built from them, diff helpers, and the runner.
 
 The argument specs here match the doc fragments ``moby.engine.engine`` and
-``moby.engine.registry`` option for option.
+``moby.engine.registry`` option for option.  ``run_module`` is every module's ``main()``: it
+builds the AnsibleModule, connects, checks the module's requirements table against the engine,
+calls the module's ``run``, and turns the collection's exceptions into ``fail_json`` once.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
 
-from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.basic import AnsibleModule, env_fallback
 
-from ansible_collections.moby.engine.plugins.module_utils._client import (
+from ansible_collections.moby.engine.plugins.module_utils._client import EngineClient
+from ansible_collections.moby.engine.plugins.module_utils._engines import Requirement, unmet_requirement
+from ansible_collections.moby.engine.plugins.module_utils._errors import (
+    InvalidInput,
+    MissingLibrary,
+    MobyEngineError,
+    StreamError,
+)
+from ansible_collections.moby.engine.plugins.module_utils._transport import (
     DEFAULT_DOCKER_HOST,
     DEFAULT_TIMEOUT,
-    EngineClient,
     EngineConfig,
 )
 
@@ -49,8 +59,13 @@ REGISTRY_AUTH_OPTIONS: dict[str, dict[str, Any]] = {
 
 REGISTRY_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "registry_auth": {"type": "dict", "options": REGISTRY_AUTH_OPTIONS},
+    # no_log keeps the whole dict out of the invocation log; run_module then narrows the masking to the
+    # secrets, so that registry and user names do not blank out image names in the output.
+    "registry_auths": {"type": "dict", "no_log": True},
     "docker_config": {"type": "path", "fallback": (env_fallback, ["DOCKER_CONFIG"])},
 }
+
+SECRET_AUTH_KEYS = ("password", "identitytoken", "registrytoken")
 
 _CERT_FILES = {"ca_path": "ca.pem", "client_cert": "cert.pem", "client_key": "key.pem"}
 
@@ -99,3 +114,124 @@ def _identity(image: Mapping[str, Any] | None) -> dict[str, Any]:
         return {"exists": False}
     return {"exists": True, "id": image.get("Id"), "tags": sorted(image.get("RepoTags") or []),
             "digests": sorted(image.get("RepoDigests") or [])}
+
+
+# -- the runner --------------------------------------------------------------
+
+
+@dataclass
+class Task:
+    """What a module's ``run`` works with: the client, the validated options, check mode, and warnings."""
+
+    client: EngineClient
+    params: Mapping[str, Any]
+    check_mode: bool
+    warnings: list = field(default_factory=list)
+    # Objects with a ``secrets`` attribute (credentials): every value they resolved is masked in the output.
+    secret_sources: list = field(default_factory=list)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+    def keep_secret(self, source: Any) -> Any:
+        self.secret_sources.append(source)
+        return source
+
+
+def requirement_applies(selector: str, params: Mapping[str, Any]) -> bool:
+    """Whether the user set what a requirements-table key names.
+
+    ``*`` is the whole module; ``option=value`` one choice; ``option.key`` a key of a dict option;
+    ``option`` any value but unset, false or empty.
+    """
+    if selector == "*":
+        return True
+    if "=" in selector:
+        option, _sep, value = selector.partition("=")
+        return str(params.get(option)) == value
+    if "." in selector:
+        option, _sep, key = selector.partition(".")
+        return isinstance(params.get(option), Mapping) and key in params[option]
+    return params.get(selector) not in (None, False, "", [], {})
+
+
+def check_requirements(client: EngineClient, requires: Mapping[str, Requirement], params: Mapping[str, Any],
+                       labels: Mapping[str, str]) -> None:
+    """Raise for the first option the user set that this engine cannot honour."""
+    for selector, requirement in requires.items():
+        if not requirement_applies(selector, params):
+            continue
+        engine = client.engine
+        error = unmet_requirement(engine.identity, engine.api_version, engine.engine_api_version, requirement,
+                                  labels.get(selector, selector), client.config.docker_host)
+        if error is not None:
+            raise error
+
+
+Failure = Union[str, Callable[[Mapping[str, Any], str], str]]
+
+
+def failure_message(failure: Failure, params: Mapping[str, Any], error: str) -> str:
+    """The failure message: ``failure`` formatted with the options (lists joined by commas) and ``{error}``."""
+    if callable(failure):
+        return failure(params, error)
+    values = {key: ", ".join(str(item) for item in value) if isinstance(value, list) else value
+              for key, value in params.items()}
+    values["error"] = error
+    return failure.format(**values)
+
+
+def check_minimums(minimums: Mapping[str, int], params: Mapping[str, Any]) -> None:
+    for option, minimum in minimums.items():
+        if params.get(option) is not None and params[option] < minimum:
+            raise InvalidInput("{0} must be {1} or more, got {2}".format(option, minimum, params[option]))
+
+
+def run_module(options: Mapping[str, dict[str, Any]], run: Callable[[Task], dict], failure: Failure,
+               registry: bool = False, requires: Optional[Mapping[str, Requirement]] = None,
+               requirement_labels: Optional[Mapping[str, str]] = None, minimums: Optional[Mapping[str, int]] = None,
+               **rules: Any) -> None:
+    """A whole module's main(): options and rules, connect, check requirements, run, report once.
+
+    ``failure`` says what was attempted, on what, and why it failed ("Pulling {name} failed: {error}" gives
+    "Pulling a, b failed: <why>"); ``rules`` are AnsibleModule's (mutually_exclusive, required_one_of, required_if, ...);
+    ``minimums`` the smallest value of integer options.
+    """
+    module = AnsibleModule(argument_spec=argument_spec(options, registry=registry), supports_check_mode=True, **rules)
+    if registry:
+        module.no_log_values.difference_update(public_auth_values(module.params["registry_auths"]))
+    task: Optional[Task] = None
+    try:
+        check_minimums(minimums or {}, module.params)
+        task = Task(connect(module.params), module.params, module.check_mode)
+        check_requirements(task.client, requires or {}, module.params, requirement_labels or {})
+        result = run(task)
+    except MissingLibrary as exc:
+        _mask(module, task)
+        module.fail_json(msg=failure_message(failure, module.params, str(exc)), exception=exc.traceback_text)
+    except StreamError as exc:
+        _mask(module, task)
+        tail = ". Last lines of the log:\n" + "\n".join(exc.log_tail) if exc.log_tail else ""
+        module.fail_json(msg=failure_message(failure, module.params, str(exc) + tail), log=exc.log_tail)
+    except MobyEngineError as exc:
+        _mask(module, task)
+        module.fail_json(msg=failure_message(failure, module.params, str(exc)))
+    _mask(module, task)
+    for warning in task.warnings:
+        module.warn(warning)
+    module.exit_json(**result)
+
+
+def public_auth_values(auths: Any) -> set[str]:
+    """The non-secret values of registry_auths (user names, e-mails, addresses)."""
+    public, secrets = set(), set()
+    for creds in (auths.values() if isinstance(auths, Mapping) else ()):
+        for key, value in (creds.items() if isinstance(creds, Mapping) else ()):
+            if value:
+                (secrets if key in SECRET_AUTH_KEYS else public).add(str(value))
+    return public - secrets
+
+
+def _mask(module: AnsibleModule, task: Optional[Task]) -> None:
+    for source in (task.secret_sources if task else ()):
+        module.no_log_values.update(value for value in source.secrets if value)

@@ -11,6 +11,9 @@ keys in image summaries, a looser ``reference`` filter, ids without ``sha256:``,
 a push, other error wordings, and a commit that ignores the container configuration.  The client
 passes Podman's answers through the functions here, so modules and playbooks see Docker's answers
 on every engine; docs/docsite/rst/guide_compatibility.rst lists every difference.
+
+Version gates live here too: ``MISSING_FEATURES`` says what each kind of engine lacks and why, and
+``unmet_requirement`` checks a module's requirements table against the engine that answered.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
+
+from ansible_collections.moby.engine.plugins.module_utils._errors import UnsupportedApiVersion, UnsupportedByEngine
 
 DOCKER = "Docker"
 PODMAN = "Podman"
@@ -250,6 +255,65 @@ def config_as_changes(config: Mapping[str, Any]) -> tuple:
 
 
 _CONFIG_INSTRUCTIONS = {"WorkingDir": "WORKDIR", "User": "USER", "StopSignal": "STOPSIGNAL"}
+# Every config field config_as_changes() can express, for the message that names the others.
+TRANSLATABLE_CONFIG_FIELDS = tuple(sorted(("Cmd", "Entrypoint", "Env", "Labels", "ExposedPorts", "Volumes", "OnBuild")
+                                          + tuple(_CONFIG_INSTRUCTIONS)))
+
+
+def commit_request(engine: EngineIdentity, query: Mapping[str, Any], config: Mapping[str, Any] | None,
+                   where: str) -> tuple:
+    """(query, body) of POST /commit that make ``engine`` apply ``config``.
+
+    Podman's service ignores the body; what it can express goes in as Dockerfile instructions, before
+    the caller's own changes (which win, as they do over the body on dockerd).
+    """
+    query = dict(query)
+    if config and engine.is_podman:
+        changes, untranslatable = config_as_changes(config)
+        if untranslatable:
+            raise UnsupportedByEngine(
+                "config fields {0} cannot be applied by the engine at {1}, which ignores the configuration "
+                "of POST /commit; only {2} can (as Dockerfile instructions). Leave them out, or use Docker".format(
+                    ", ".join(untranslatable), where, ", ".join(TRANSLATABLE_CONFIG_FIELDS)))
+        query["changes"] = changes + list(query.get("changes") or [])
+    return query, dict(config or {})
+
+
+def import_query(query: Mapping[str, Any]) -> dict:
+    """POST /images/create?fromSrc= parameters with the tag folded into ``repo``.
+
+    Podman's service ignores ``tag`` there and tags :latest; the API lets ``repo`` carry the tag,
+    which both engines honour.
+    """
+    folded = dict(query)
+    if folded.get("repo") and folded.get("tag"):
+        folded["repo"] = "{0}:{1}".format(folded["repo"], folded.pop("tag"))
+    return folded
+
+
+def list_digests_param(engine: EngineIdentity, digests: bool) -> bool:
+    """The ``digests`` parameter of GET /images/json: Podman 4 answers digests=1 with an empty body, and
+    sends RepoDigests without being asked."""
+    return digests and not engine.is_podman
+
+
+_LOADED_PREFIXES = ("Loaded image: ", "Loaded image ID: ")
+
+
+def loaded_names(log: list) -> list:
+    """The names (or ids) from a load stream's "Loaded image: ..." lines, in Docker's spelling.
+
+    Podman reports every name on one line, "docker.io/team/app:1,docker.io/team/db:2", where Docker
+    writes a line per name, spelt team/app:1 (a reference never holds a comma).
+    """
+    names = []
+    for line in log:
+        if line.startswith(_LOADED_PREFIXES[0]):
+            names.extend(familiar_name(name.strip()) for name in line[len(_LOADED_PREFIXES[0]):].split(",")
+                         if name.strip())
+        elif line.startswith(_LOADED_PREFIXES[1]):
+            names.append(line[len(_LOADED_PREFIXES[1]):].strip())
+    return names
 
 
 # Podman's wording of failures that dockerd words differently, and Docker's words for them, which
@@ -271,6 +335,68 @@ def explain_error(message: str, engine: EngineIdentity) -> str:
         if match:
             return "{0} ({1})".format(message, gloss.format(**match.groupdict()))
     return message
+
+
+def endpoint_missing(engine: EngineIdentity, status: int, message: str) -> bool:
+    """Whether an error answer means the engine has no such endpoint at all.
+
+    Podman's router answers a bare "Not Found" for the Docker endpoints it lacks (/distribution,
+    /build/prune); a missing image or manifest always comes with a reason.
+    """
+    return engine.is_podman and status == 404 and message == "Not Found"
+
+
+def refuse_unchecked_version(engine: EngineIdentity, wanted: str, offered: Optional[str], where: str) -> None:
+    """Refuse an explicit api_version newer than the engine speaks, where the engine would not.
+
+    dockerd refuses a newer version than it speaks ("client version ... is too new"); Podman serves
+    any version number in the path, so the same request must be refused here.
+    """
+    if engine.is_podman and offered and re.match(r"^\d+\.\d+$", offered) and \
+            _version(wanted) > _version(offered):
+        raise UnsupportedApiVersion(
+            "moby.engine refused API version {0}: the engine at {1} is {2}, which does not check the version "
+            "it is asked for; use api_version auto or {3}".format(wanted, where, engine.describe(offered), offered))
+
+
+# What each kind of engine lacks, by feature name; modules' requirement tables name these features.
+MISSING_FEATURES = {
+    PODMAN: {
+        "buildkit": "BuildKit",
+        "buildkit_exporters": "BuildKit's exporters",
+        "build_cache": "the engine's build cache (POST /build/prune)",
+        "pull_all_tags": "a pull of every tag (Podman's service pulls only :latest)",
+        "prune_label_not": "a prune that honours 'label!' (Podman would delete the images it should keep)",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """What an option needs from the engine: a minimum API version, or a feature some engines lack."""
+
+    api: Optional[str] = None
+    feature: Optional[str] = None
+
+
+def unmet_requirement(engine: EngineIdentity, api_version: str, engine_api_version: Optional[str],
+                      requirement: Requirement, option: str, where: str) -> Optional[Exception]:
+    """The error to raise when ``option`` (set by the user) needs more than this engine offers, else None."""
+    described = engine.describe(engine_api_version or api_version)
+    if requirement.api and _version(api_version) < _version(requirement.api):
+        return UnsupportedApiVersion(
+            "{0} needs engine API {1} or newer; the engine at {2} is {3}. Leave {0} unset on this engine, "
+            "or upgrade it".format(option, requirement.api, where, described))
+    lacking = MISSING_FEATURES.get(engine.product, {}).get(requirement.feature or "")
+    if lacking:
+        return UnsupportedByEngine(
+            "{0} needs {1}, which the engine at {2}, {3}, does not offer. Leave {0} unset on {4}, or use "
+            "Docker".format(option, lacking, where, described, engine.product))
+    return None
+
+
+def _version(text: str) -> tuple:
+    return tuple(int(part) for part in text.split("."))
 
 
 def _unique(names: Any) -> list:

@@ -109,12 +109,12 @@ import time
 from datetime import datetime
 from typing import Optional
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.parsing.convert_bool import boolean
 
+from ansible_collections.moby.engine.plugins.module_utils._common import Task, run_module
+from ansible_collections.moby.engine.plugins.module_utils._engines import Requirement
+from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput
 from ansible_collections.moby.engine.plugins.module_utils._files import parse_size
-from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect
-from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, MobyEngineError
 from ansible_collections.moby.engine.plugins.module_utils._filters import (
     BUILD_CACHE_FILTERS,
     encode_filters,
@@ -131,6 +131,9 @@ OPTIONS = {
 FLAG_FILTERS = ("inuse", "shared", "private")
 OPPOSITE_FLAG = {"shared": "private", "private": "shared"}
 UNPRUNABLE_TYPES = ("internal", "frontend")
+# Podman's service has no POST /build/prune (and its /system/df lists no build cache), so check mode
+# could only predict a run that then fails: say so in both modes.
+REQUIRES = {"*": Requirement(feature="build_cache")}
 
 
 def engine_filters(filters: dict | None) -> dict[str, list[str]]:
@@ -243,14 +246,12 @@ class CachePrunePrediction:
         return removed
 
 
-def prune_build_cache(client, params: dict, check_mode: bool) -> dict:
+def run(task: Task) -> dict:
+    client, params, check_mode = task.client, task.params, task.check_mode
     filters = engine_filters(params["filters"])
     keep_storage = parse_size(params["keep_storage"], "keep_storage")
     if keep_storage is not None and keep_storage < 0:
         raise InvalidInput("keep_storage must not be negative, got {0}".format(params["keep_storage"]))
-    # Podman's service has no POST /build/prune (and its /system/df lists no build cache), so check mode
-    # could only predict a run that then fails: say so in both modes.
-    client.require_docker("build_cache_prune", "the engine's build cache (POST /build/prune)")
     if check_mode:
         records = client.system_df().get("BuildCache") or []
         prediction = CachePrunePrediction(records, filters, params["all"], keep_storage)
@@ -268,12 +269,8 @@ def prune_build_cache(client, params: dict, check_mode: bool) -> dict:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(OPTIONS), supports_check_mode=True)
-    try:
-        result = prune_build_cache(connect(module.params), module.params, module.check_mode)
-    except MobyEngineError as exc:
-        module.fail_json(msg="Pruning the build cache of {0} failed: {1}".format(module.params["docker_host"], exc))
-    module.exit_json(**result)
+    run_module(OPTIONS, run, "Pruning the build cache of {docker_host} failed: {error}", requires=REQUIRES,
+               requirement_labels={"*": "build_cache_prune"})
 
 
 if __name__ == "__main__":

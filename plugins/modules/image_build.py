@@ -157,16 +157,6 @@ options:
     type: str
     choices: [classic, buildkit]
     default: classic
-  registry_auths:
-    description:
-      - Credentials for every registry the build may pull from (C(FROM), O(cache_from)), as a dict of registry
-        (V(registry.example.com:5000), V(docker.io)) to credentials with the keys of O(registry_auth)
-        (C(username), C(password), C(email), C(serveraddress), C(identitytoken), C(registrytoken)).
-      - They are sent with the credentials found in C(config.json) (O(docker_config)) and its credential helpers,
-        in the C(X-Registry-Config) header; an entry here wins over C(config.json) for the same registry.
-      - Only the secret values (C(password), C(identitytoken), C(registrytoken)) are masked in output, so that
-        registry and user names stay readable in image names and logs.
-    type: dict
 notes:
   - O(registry_auth) needs O(registry_auth.serveraddress) here, since a build may pull from several registries;
     it is then treated as one more entry of O(registry_auths).
@@ -265,21 +255,19 @@ tagged:
 import json
 from typing import Any, Optional
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.moby.engine.plugins.module_utils._auth import AUTH_CONFIG_KEYS, Credentials
 from ansible_collections.moby.engine.plugins.module_utils._build_context import (
     DIGEST_LABEL,
     BuildContext,
     base_images,
 )
+from ansible_collections.moby.engine.plugins.module_utils._common import Task, image_diff, run_module
+from ansible_collections.moby.engine.plugins.module_utils._engines import Requirement
+from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, MobyEngineError
 from ansible_collections.moby.engine.plugins.module_utils._files import parse_size
-from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect, image_diff
-from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, MobyEngineError, StreamError
 from ansible_collections.moby.engine.plugins.module_utils._locks import host_lock
 from ansible_collections.moby.engine.plugins.module_utils._references import ImageReference, parse_reference
 
-SECRET_AUTH_KEYS = ("password", "identitytoken", "registrytoken")
 BUILDER_VERSIONS = {"classic": "1", "buildkit": "2"}
 
 OPTIONS = {
@@ -311,10 +299,9 @@ OPTIONS = {
     "outputs": {"type": "list", "elements": "dict"},
     "quiet": {"type": "bool", "default": False},
     "builder": {"type": "str", "choices": ["classic", "buildkit"], "default": "classic"},
-    # no_log keeps the whole dict out of the invocation log; public_auth_values() then narrows the
-    # masking to the secrets, so that registry and user names do not blank out image names in output.
-    "registry_auths": {"type": "dict", "no_log": True},
 }
+# Podman's service answers version=2 and outputs with a classic build: refuse before anything runs.
+REQUIRES = {"builder=buildkit": Requirement(feature="buildkit"), "outputs": Requirement(feature="buildkit_exporters")}
 
 
 def string_map(params: dict, option: str) -> dict[str, str]:
@@ -347,24 +334,15 @@ def build_credentials(params: dict) -> Credentials:
     return Credentials(docker_config=params.get("docker_config"), registry_auths=auths)
 
 
-def public_auth_values(auths: dict | None) -> set[str]:
-    """The non-secret values of registry_auths (user names, e-mails, addresses)."""
-    public, secrets = set(), set()
-    for creds in (auths or {}).values():
-        for key, value in (creds.items() if isinstance(creds, dict) else ()):
-            if value:
-                (secrets if key in SECRET_AUTH_KEYS else public).add(str(value))
-    return public - secrets
-
-
 class ImageBuilder:
     """Decides whether the image must be built, and builds it."""
 
-    def __init__(self, client, params: dict, check_mode: bool) -> None:
-        self.client = client
-        self.creds = build_credentials(params)
+    def __init__(self, task: Task) -> None:
+        params = task.params
+        self.client = task.client
+        self.creds = task.keep_secret(build_credentials(params))
         self.params = params
-        self.check_mode = check_mode
+        self.check_mode = task.check_mode
         self.build_args = string_map(params, "build_args")
         self.labels = string_map(params, "labels")
         self.sizes = {option: parse_size(params[option], option) for option in ("shm_size", "memory", "memswap")}
@@ -463,11 +441,6 @@ class ImageBuilder:
         return stale
 
     def run(self) -> dict:
-        # Podman's service answers version=2 and outputs with a classic build: refuse before anything runs.
-        if self.params["builder"] == "buildkit":
-            self.client.require_docker("builder=buildkit", "BuildKit")
-        if self.params["outputs"]:
-            self.client.require_docker("outputs", "BuildKit's exporters")
         # Decide and build under one lock: parallel forks would otherwise all find the image missing.
         with host_lock(self.client.config.docker_host, self.ref.familiar_tagged()):
             return self.decide_and_build()
@@ -513,17 +486,8 @@ def image_labels(image: dict | None) -> dict:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(OPTIONS, registry=True), supports_check_mode=True)
-    module.no_log_values.difference_update(public_auth_values(module.params["registry_auths"]))
-    what = module.params["path"] or module.params["remote"]
-    try:
-        result = ImageBuilder(connect(module.params), module.params, module.check_mode).run()
-    except StreamError as exc:
-        module.fail_json(msg="Building {0} from {1} failed: {2}. Last lines of the build log:\n{3}".format(
-            module.params["name"], what, exc, "\n".join(exc.log_tail) or "(none)"), log=exc.log_tail)
-    except MobyEngineError as exc:
-        module.fail_json(msg="Building {0} from {1} failed: {2}".format(module.params["name"], what, exc))
-    module.exit_json(**result)
+    run_module(OPTIONS, lambda task: ImageBuilder(task).run(), lambda params, error: "Building {0} from {1} failed: {2}".format(
+        params["name"], params["path"] or params["remote"], error), registry=True, requires=REQUIRES)
 
 
 if __name__ == "__main__":

@@ -119,8 +119,8 @@ container:
   sample: 4f66ad9a0b2e0d3c1b6c9f8e7d6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.moby.engine.plugins.module_utils._common import Task, run_module
+from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, NotFound
 from ansible_collections.moby.engine.plugins.module_utils._snapshots import (
     COMMIT_CHANGE_INSTRUCTIONS,
     fingerprint,
@@ -130,8 +130,6 @@ from ansible_collections.moby.engine.plugins.module_utils._snapshots import (
     target_reference,
     validate_changes,
 )
-from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect
-from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, MobyEngineError, NotFound
 
 OPTIONS = {
     "container": {"type": "str", "required": True},
@@ -153,7 +151,8 @@ CONTAINER_CONFIG_FIELDS = frozenset((
     "OpenStdin", "Shell", "StdinOnce", "StopSignal", "StopTimeout", "Tty", "User", "Volumes", "WorkingDir"))
 
 
-def commit_container(client, params: dict, check_mode: bool) -> dict:
+def run(task: Task) -> dict:
+    client, params, check_mode = task.client, task.params, task.check_mode
     target = target_reference(params["repository"], params["tag"])
     changes = validate_changes(params["changes"], COMMIT_CHANGE_INSTRUCTIONS)
     unknown = sorted(set(params["config"]) - CONTAINER_CONFIG_FIELDS)
@@ -184,13 +183,7 @@ def commit_container(client, params: dict, check_mode: bool) -> dict:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(OPTIONS), supports_check_mode=True)
-    try:
-        result = commit_container(connect(module.params), module.params, module.check_mode)
-    except MobyEngineError as exc:
-        module.fail_json(msg="Committing container {0} as {1} failed: {2}".format(
-            module.params["container"], module.params["repository"], exc))
-    module.exit_json(**result)
+    run_module(OPTIONS, run, "Committing container {container} as {repository} failed: {error}")
 
 
 if __name__ == "__main__":

@@ -106,12 +106,16 @@ image:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.moby.engine.plugins.module_utils._archives import ArchiveImage, InvalidArchive, images_as_dict, merge_images, read_archive
+from ansible_collections.moby.engine.plugins.module_utils._archives import (
+    ArchiveImage,
+    InvalidArchive,
+    images_as_dict,
+    merge_images,
+    read_archive,
+)
+from ansible_collections.moby.engine.plugins.module_utils._common import Task, run_module
+from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, NotFound
 from ansible_collections.moby.engine.plugins.module_utils._files import AtomicFile
-from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect
-from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, MobyEngineError, NotFound
 from ansible_collections.moby.engine.plugins.module_utils._references import looks_like_image_id, parse_image_name
 
 OPTIONS = {
@@ -150,7 +154,8 @@ def current_archive(path: str) -> dict | None:
         return None
 
 
-def export_images(client, params: dict, check_mode: bool) -> dict:
+def run(task: Task) -> dict:
+    client, params, check_mode = task.client, task.params, task.check_mode
     path = params["path"]
     if not params["name"]:
         raise InvalidInput("name lists no image; give at least one image to export")
@@ -180,13 +185,7 @@ def export_images(client, params: dict, check_mode: bool) -> dict:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(OPTIONS), supports_check_mode=True)
-    try:
-        result = export_images(connect(module.params), module.params, module.check_mode)
-    except MobyEngineError as exc:
-        module.fail_json(msg="Exporting {0} to {1} failed: {2}; {1} was left as it was".format(
-            ", ".join(module.params["name"]), module.params["path"], exc))
-    module.exit_json(**result)
+    run_module(OPTIONS, run, "Exporting {name} to {path} failed: {error}; {path} was left as it was")
 
 
 if __name__ == "__main__":

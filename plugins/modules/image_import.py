@@ -114,9 +114,10 @@ fingerprint:
 import os
 from urllib.parse import urlsplit
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.moby.engine.plugins.module_utils._common import Task, run_module
+from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput
 from ansible_collections.moby.engine.plugins.module_utils._files import file_digest
+from ansible_collections.moby.engine.plugins.module_utils._references import check_platform
 from ansible_collections.moby.engine.plugins.module_utils._snapshots import (
     IMPORT_CHANGE_INSTRUCTIONS,
     fingerprint,
@@ -126,9 +127,6 @@ from ansible_collections.moby.engine.plugins.module_utils._snapshots import (
     target_reference,
     validate_changes,
 )
-from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect
-from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, MobyEngineError
-from ansible_collections.moby.engine.plugins.module_utils._references import check_platform
 
 OPTIONS = {
     "source": {"type": "str", "required": True},
@@ -153,7 +151,8 @@ def source_identity(source: str) -> tuple:
     return False, file_digest(source)
 
 
-def import_image(client, params: dict, check_mode: bool) -> dict:
+def run(task: Task) -> dict:
+    client, params, check_mode = task.client, task.params, task.check_mode
     target = target_reference(params["repository"], params["tag"])
     changes = validate_changes(params["changes"], IMPORT_CHANGE_INSTRUCTIONS)
     check_platform(params["platform"])
@@ -178,13 +177,7 @@ def import_image(client, params: dict, check_mode: bool) -> dict:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(OPTIONS), supports_check_mode=True)
-    try:
-        result = import_image(connect(module.params), module.params, module.check_mode)
-    except MobyEngineError as exc:
-        module.fail_json(msg="Importing {0} as {1} failed: {2}".format(
-            module.params["source"], module.params["repository"], exc))
-    module.exit_json(**result)
+    run_module(OPTIONS, run, "Importing {source} as {repository} failed: {error}")
 
 
 if __name__ == "__main__":

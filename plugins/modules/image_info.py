@@ -126,10 +126,8 @@ missing:
   sample: [registry.example.com/app:1.5]
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect
-from ansible_collections.moby.engine.plugins.module_utils._errors import MobyEngineError
+from ansible_collections.moby.engine.plugins.module_utils._common import Task, run_module
+from ansible_collections.moby.engine.plugins.module_utils._engines import Requirement
 from ansible_collections.moby.engine.plugins.module_utils._filters import IMAGE_LIST_FILTERS, serialize_filters
 from ansible_collections.moby.engine.plugins.module_utils._references import parse_image_name
 
@@ -141,10 +139,13 @@ OPTIONS = {
     "shared_size": {"type": "bool", "default": False},
     "history": {"type": "bool", "default": False},
 }
+# Older engines ignore shared-size and answer SharedSize -1: refuse rather than mislead.
+REQUIRES = {"shared_size": Requirement(api="1.42")}
 
 
-def gather(client, params: dict) -> dict:
+def run(task: Task) -> dict:
     """Inspect the named images, or list images; never changes anything."""
+    client, params = task.client, task.params
     missing: list[str] = []
     if params["name"] is not None:
         images = []
@@ -156,9 +157,6 @@ def gather(client, params: dict) -> dict:
             else:
                 images.append(image)
     else:
-        if params["shared_size"]:
-            # Older engines ignore the parameter and answer SharedSize -1: refuse rather than mislead.
-            client.require_api("1.42", "shared_size")
         images = client.list_images(
             filters=serialize_filters(params["filters"], IMAGE_LIST_FILTERS),
             all_images=params["all"], digests=params["digests"], shared_size=params["shared_size"])
@@ -169,13 +167,8 @@ def gather(client, params: dict) -> dict:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(OPTIONS), supports_check_mode=True)
-    try:
-        result = gather(connect(module.params), module.params)
-    except MobyEngineError as exc:
-        target = ", ".join(module.params["name"] or []) or "the image list"
-        module.fail_json(msg="Reading {0} failed: {1}".format(target, exc))
-    module.exit_json(**result)
+    run_module(OPTIONS, run, lambda params, error: "Reading {0} failed: {1}".format(
+        ", ".join(params["name"] or []) or "the image list", error), requires=REQUIRES)
 
 
 if __name__ == "__main__":

@@ -98,18 +98,15 @@ image:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.moby.engine.plugins.module_utils._archives import familiar_tag, read_archive
-from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect
-from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, MobyEngineError
+from ansible_collections.moby.engine.plugins.module_utils._archives import read_archive
+from ansible_collections.moby.engine.plugins.module_utils._common import Task, run_module
+from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput
 
 OPTIONS = {
     "path": {"type": "path", "required": True},
     "quiet": {"type": "bool", "default": True},
 }
 
-_LOADED_PREFIXES = ("Loaded image: ", "Loaded image ID: ")
 
 
 def engine_state(client, archive_images: list) -> tuple:
@@ -124,21 +121,8 @@ def engine_state(client, archive_images: list) -> tuple:
     return state, present
 
 
-def loaded_names(log: list) -> list:
-    """The names from the engine's "Loaded image: ..." lines."""
-    names = []
-    for line in log:
-        for prefix in _LOADED_PREFIXES:
-            if line.startswith(prefix) and prefix == "Loaded image: ":
-                # Podman reports every name on one line, "docker.io/team/app:1,docker.io/team/db:2", where
-                # Docker writes a line per name, spelt team/app:1 (a reference never holds a comma).
-                names.extend(familiar_tag(name.strip()) for name in line[len(prefix):].split(",") if name.strip())
-            elif line.startswith(prefix):
-                names.append(line[len(prefix):].strip())
-    return names
-
-
-def load_images(client, params: dict, check_mode: bool) -> dict:
+def run(task: Task) -> dict:
+    client, params, check_mode = task.client, task.params, task.check_mode
     path = params["path"]
     if not os.path.isfile(path):
         raise InvalidInput("{0} is not a file on the managed host".format(path))
@@ -151,8 +135,7 @@ def load_images(client, params: dict, check_mode: bool) -> dict:
     loaded, after = [], before
     if changed and not check_mode:
         with open(path, "rb") as archive:
-            summary = client.load_images(archive, quiet=params["quiet"])
-        loaded = loaded_names(summary.log)
+            _summary, loaded = client.load_images(archive, quiet=params["quiet"])
         after, present = engine_state(client, archive_images)
     elif changed:
         after = wanted
@@ -166,12 +149,7 @@ def load_images(client, params: dict, check_mode: bool) -> dict:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(OPTIONS), supports_check_mode=True)
-    try:
-        result = load_images(connect(module.params), module.params, module.check_mode)
-    except MobyEngineError as exc:
-        module.fail_json(msg="Loading images from {0} failed: {1}".format(module.params["path"], exc))
-    module.exit_json(**result)
+    run_module(OPTIONS, run, "Loading images from {path} failed: {error}")
 
 
 if __name__ == "__main__":

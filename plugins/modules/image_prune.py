@@ -102,10 +102,9 @@ import datetime
 import re
 import time
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect
-from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, MobyEngineError
+from ansible_collections.moby.engine.plugins.module_utils._common import Task, run_module
+from ansible_collections.moby.engine.plugins.module_utils._engines import Requirement
+from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput
 from ansible_collections.moby.engine.plugins.module_utils._filters import (
     IMAGE_LIST_FILTERS,
     IMAGE_PRUNE_FILTERS,
@@ -118,6 +117,8 @@ OPTIONS = {
     # A free dictionary, not suboptions: "label!" is not a valid option name.
     "filters": {"type": "dict", "default": {}},
 }
+# Podman 4 ignores label! when pruning and deletes the very images it names: refuse, in check mode too.
+REQUIRES = {"filters.label!": Requirement(feature="prune_label_not")}
 
 _UNIX_TIME_RE = re.compile(r"^\d+(?:\.\d+)?$")
 _DATE_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M",
@@ -191,12 +192,9 @@ def prunable(client, filters: dict) -> list:
     return candidates
 
 
-def prune_images(client, params: dict, check_mode: bool) -> dict:
+def run(task: Task) -> dict:
+    client, params, check_mode = task.client, task.params, task.check_mode
     filters = read_filters(params["filters"])
-    if "label!" in filters:
-        # Podman 4 ignores label! when pruning and deletes the very images it names: refuse, in check mode too.
-        client.require_docker("filter 'label!'", "a prune that honours 'label!' (Podman would delete the images it "
-                                                 "should keep)")
     if check_mode:
         # The prediction: the same selection the engine makes, from the image and container lists.
         candidates = prunable(client, filters)
@@ -212,12 +210,7 @@ def prune_images(client, params: dict, check_mode: bool) -> dict:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(OPTIONS), supports_check_mode=True)
-    try:
-        result = prune_images(connect(module.params), module.params, module.check_mode)
-    except MobyEngineError as exc:
-        module.fail_json(msg="Pruning images failed: {0}".format(exc))
-    module.exit_json(**result)
+    run_module(OPTIONS, run, "Pruning images failed: {error}", requires=REQUIRES, requirement_labels={"filters.label!": "filter 'label!'"})
 
 
 if __name__ == "__main__":

@@ -143,10 +143,9 @@ results:
 
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.moby.engine.plugins.module_utils._auth import Credentials
-from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect, image_diff
+from ansible_collections.moby.engine.plugins.module_utils._common import Task, image_diff, run_module
+from ansible_collections.moby.engine.plugins.module_utils._engines import Requirement
 from ansible_collections.moby.engine.plugins.module_utils._errors import EngineAPIError, InvalidInput, MobyEngineError
 from ansible_collections.moby.engine.plugins.module_utils._filters import IMAGE_LIST_FILTERS, serialize_filters
 from ansible_collections.moby.engine.plugins.module_utils._references import (
@@ -164,16 +163,17 @@ OPTIONS = {
     "pull": {"type": "str", "choices": ["missing", "always"], "default": "missing"},
     "parallel": {"type": "int", "default": 4},
 }
+REQUIRES = {"all_tags": Requirement(feature="pull_all_tags")}
 
 
 class ImagePuller:
     """Decides, per reference, whether a pull is needed, and performs it."""
 
-    def __init__(self, client, creds, params: dict, check_mode: bool) -> None:
-        self.client = client
-        self.creds = creds
-        self.params = params
-        self.check_mode = check_mode
+    def __init__(self, task: Task) -> None:
+        self.client = task.client
+        self.creds = task.keep_secret(Credentials.from_params(task.params))
+        self.params = task.params
+        self.check_mode = task.check_mode
 
     def reference(self, name: str) -> ImageReference:
         ref = parse_reference(name)
@@ -227,7 +227,6 @@ class ImagePuller:
         return descriptor.get("digest")
 
     def pull_all_tags(self, name: str, ref: ImageReference) -> dict:
-        self.client.require_docker("all_tags", "a pull of every tag (Podman's service pulls only :latest)")
         before = self.tag_map(ref)
         result = {"name": name, "pulled": False, "changed": not before}
         if not self.check_mode:
@@ -248,8 +247,6 @@ class ImagePuller:
 
     def run(self) -> dict:
         names = self.params["name"]
-        if self.params["parallel"] < 1:
-            raise InvalidInput("parallel must be 1 or more, got {0}".format(self.params["parallel"]))
         check_platform(self.params["platform"])
         for name in names:
             self.reference(name)
@@ -275,13 +272,8 @@ class ImagePuller:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(OPTIONS, registry=True), supports_check_mode=True)
-    try:
-        result = ImagePuller(connect(module.params), Credentials.from_params(module.params), module.params,
-                             module.check_mode).run()
-    except MobyEngineError as exc:
-        module.fail_json(msg="Pulling {0} failed: {1}".format(", ".join(module.params["name"]), exc))
-    module.exit_json(**result)
+    run_module(OPTIONS, lambda task: ImagePuller(task).run(), "Pulling {name} failed: {error}", registry=True, requires=REQUIRES,
+               minimums={"parallel": 1})
 
 
 if __name__ == "__main__":

@@ -159,19 +159,20 @@ progress:
     aux: [{Tag: 2.3.1, Digest: "sha256:79fe937d91f477f81dfd9a2a0e04a37c75d0ef9498935725596c70b625de48a2", Size: 523}]
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.moby.engine.plugins.module_utils._auth import Credentials
-from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect
+from ansible_collections.moby.engine.plugins.module_utils._common import Task, run_module
 from ansible_collections.moby.engine.plugins.module_utils._errors import (
     AuthenticationFailed,
+    EndpointMissing,
     EngineAPIError,
     InvalidInput,
-    EndpointMissing,
-    MobyEngineError,
     NotFound,
 )
-from ansible_collections.moby.engine.plugins.module_utils._references import DEFAULT_TAG, ImageReference, parse_reference
+from ansible_collections.moby.engine.plugins.module_utils._references import (
+    DEFAULT_TAG,
+    ImageReference,
+    parse_reference,
+)
 
 OPTIONS = {
     "name": {"type": "str", "required": True},
@@ -182,12 +183,12 @@ OPTIONS = {
 class ImagePusher:
     """Decides whether the registry already holds the image under the tag, and pushes when not."""
 
-    def __init__(self, client, creds, params: dict, check_mode: bool) -> None:
-        self.client = client
-        self.creds = creds
-        self.params = params
-        self.check_mode = check_mode
-        self.warnings: list[str] = []
+    def __init__(self, task: Task) -> None:
+        self.client = task.client
+        self.creds = task.keep_secret(Credentials.from_params(task.params))
+        self.params = task.params
+        self.check_mode = task.check_mode
+        self.warn = task.warn
 
     def reference(self) -> ImageReference:
         name, tag = self.params["name"], self.params["tag"]
@@ -231,8 +232,6 @@ class ImagePusher:
             result.update(pushed=True, digest=pushed.get("Digest"), size=pushed.get("Size"),
                           layers=layer_summary(summary.layers), progress=summary.as_dict(),
                           image=self.client.inspect_image(before["Id"]))
-        if self.warnings:
-            result["warnings"] = self.warnings
         result["diff"] = {
             "before": {"reference": ref.familiar_tagged(), "digest": remote_digest},
             "after": {"reference": ref.familiar_tagged(),
@@ -247,7 +246,7 @@ class ImagePusher:
         except EndpointMissing as exc:
             # Without the registry's digest nothing proves the registry holds this image: push (layers the
             # registry has are not sent again), and say why the task reports a change every time.
-            self.warnings.append("{0}, so the registry's digest of {1} is unknown: the image is pushed on every "
+            self.warn("{0}, so the registry's digest of {1} is unknown: the image is pushed on every "
                                  "run and the task always reports a change".format(exc, ref.familiar_tagged()))
             return {}
         except NotFound:
@@ -277,13 +276,7 @@ def layer_summary(layers: dict) -> dict:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(OPTIONS, registry=True), supports_check_mode=True)
-    try:
-        result = ImagePusher(connect(module.params), Credentials.from_params(module.params), module.params,
-                             module.check_mode).run()
-    except MobyEngineError as exc:
-        module.fail_json(msg="Pushing {0} failed: {1}".format(module.params["name"], exc))
-    module.exit_json(**result)
+    run_module(OPTIONS, lambda task: ImagePusher(task).run(), "Pushing {name} failed: {error}", registry=True)
 
 
 if __name__ == "__main__":

@@ -82,10 +82,8 @@ absent:
   sample: []
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect, image_diff
-from ansible_collections.moby.engine.plugins.module_utils._errors import Conflict, MobyEngineError, NotFound
+from ansible_collections.moby.engine.plugins.module_utils._common import Task, image_diff, run_module
+from ansible_collections.moby.engine.plugins.module_utils._errors import Conflict, NotFound
 from ansible_collections.moby.engine.plugins.module_utils._references import parse_image_name
 
 OPTIONS = {
@@ -111,7 +109,8 @@ def refuse_like_engine(before: dict, name: str, force: bool) -> None:
                        "repositories".format(name))
 
 
-def remove_images(client, params: dict, check_mode: bool) -> dict:
+def run(task: Task) -> dict:
+    client, params, check_mode = task.client, task.params, task.check_mode
     for name in params["name"]:
         parse_image_name(name)
     result = {"changed": False, "deleted": [], "untagged": [], "absent": []}
@@ -149,12 +148,7 @@ def remove_images(client, params: dict, check_mode: bool) -> dict:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(OPTIONS), supports_check_mode=True)
-    try:
-        result = remove_images(connect(module.params), module.params, module.check_mode)
-    except MobyEngineError as exc:
-        module.fail_json(msg="Removing {0} failed: {1}".format(", ".join(module.params["name"]), exc))
-    module.exit_json(**result)
+    run_module(OPTIONS, run, "Removing {name} failed: {error}")
 
 
 if __name__ == "__main__":

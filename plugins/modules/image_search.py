@@ -100,11 +100,9 @@ results:
       is_automated: false
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.moby.engine.plugins.module_utils._auth import Credentials
-from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect
-from ansible_collections.moby.engine.plugins.module_utils._errors import EngineAPIError, InvalidInput, MobyEngineError
+from ansible_collections.moby.engine.plugins.module_utils._common import Task, run_module
+from ansible_collections.moby.engine.plugins.module_utils._errors import EngineAPIError, InvalidInput
 from ansible_collections.moby.engine.plugins.module_utils._filters import IMAGE_SEARCH_FILTERS, serialize_filters
 from ansible_collections.moby.engine.plugins.module_utils._references import DEFAULT_DOMAIN, split_domain
 
@@ -119,8 +117,10 @@ FILTER_ALIASES = {"is_official": "is-official", "is_automated": "is-automated"}
 RESULT_FIELDS = ("name", "description", "star_count", "is_official", "is_automated")
 
 
-def search(client, creds, params: dict) -> dict:
+def run(task: Task) -> dict:
     """Search the index named in the term (Docker Hub by default); never changes anything."""
+    client, params = task.client, task.params
+    creds = task.keep_secret(Credentials.from_params(params))
     term = params["term"].strip()
     if not term:
         raise InvalidInput("term must not be empty")
@@ -148,12 +148,7 @@ def search(client, creds, params: dict) -> dict:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(OPTIONS, registry=True), supports_check_mode=True)
-    try:
-        result = search(connect(module.params), Credentials.from_params(module.params), module.params)
-    except MobyEngineError as exc:
-        module.fail_json(msg="Searching for {0!r} failed: {1}".format(module.params["term"], exc))
-    module.exit_json(**result)
+    run_module(OPTIONS, run, "Searching for {term!r} failed: {error}", registry=True)
 
 
 if __name__ == "__main__":

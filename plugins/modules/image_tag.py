@@ -88,10 +88,8 @@ kept:
   sample: []
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.moby.engine.plugins.module_utils._common import argument_spec, connect
-from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, MobyEngineError, NotFound
+from ansible_collections.moby.engine.plugins.module_utils._common import Task, run_module
+from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, NotFound
 from ansible_collections.moby.engine.plugins.module_utils._references import parse_image_name, parse_reference
 
 OPTIONS = {
@@ -112,7 +110,8 @@ def targets(params: dict) -> list:
     return refs
 
 
-def tag_image(client, params: dict, check_mode: bool) -> dict:
+def run(task: Task) -> dict:
+    client, params, check_mode = task.client, task.params, task.check_mode
     parse_image_name(params["name"])
     refs = targets(params)
     source = client.inspect_image(params["name"])
@@ -138,13 +137,7 @@ def tag_image(client, params: dict, check_mode: bool) -> dict:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(OPTIONS), supports_check_mode=True)
-    try:
-        result = tag_image(connect(module.params), module.params, module.check_mode)
-    except MobyEngineError as exc:
-        module.fail_json(msg="Tagging {0} as {1} failed: {2}".format(
-            module.params["name"], ", ".join(module.params["repository"]), exc))
-    module.exit_json(**result)
+    run_module(OPTIONS, run, "Tagging {name} as {repository} failed: {error}")
 
 
 if __name__ == "__main__":
