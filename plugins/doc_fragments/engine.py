@@ -15,7 +15,10 @@ options:
       - C(unix:///path/to/socket), C(tcp://host:port), C(http://host:port) or C(https://host:port).
       - A C(tcp://) address without TLS gives anyone who can reach that port full control of the
         engine's host (root). Use TLS with client certificates for remote engines.
-      - If not set, the value of the E(DOCKER_HOST) environment variable is used.
+      - C(unix://) needs three slashes before an absolute path; V(unix://var/run/docker.sock) is refused.
+      - If not set, the value of the E(DOCKER_HOST) environment variable is used (an empty one counts as unset).
+      - E(HTTP_PROXY), E(HTTPS_PROXY) and E(NO_PROXY) apply to C(tcp://), C(http://) and C(https://) engines, as
+        they do for the docker CLI; set E(NO_PROXY) for the engine's host when a proxy must not be used.
     type: str
     default: unix:///var/run/docker.sock
     aliases: [docker_url]
@@ -23,37 +26,40 @@ options:
     description:
       - Connect to the engine over TLS.
       - Certificates are verified unless O(validate_certs=false) is set explicitly.
-      - If not set, the value of the E(DOCKER_TLS) environment variable is used.
+      - If not set, E(DOCKER_TLS) set to any non-empty value turns TLS on, as for the docker CLI.
     type: bool
     default: false
   validate_certs:
     description:
       - Verify the engine's certificate (and use TLS).
       - Defaults to verifying whenever TLS is in use; set to V(false) only for testing.
-      - If not set, the value of the E(DOCKER_TLS_VERIFY) environment variable is used.
+      - If not set, E(DOCKER_TLS_VERIFY) set to any non-empty value (V(0) included, as for the docker CLI) turns TLS
+        and verification on.
     type: bool
     aliases: [tls_verify]
   ca_path:
     description:
       - CA certificate used to verify the engine's certificate.
-      - Defaults to C(ca.pem) in E(DOCKER_CERT_PATH) when that file exists.
+      - With TLS, defaults to C(ca.pem) in E(DOCKER_CERT_PATH) (or, when that is unset, the docker CLI's configuration
+        directory, E(DOCKER_CONFIG) or C(~/.docker)) when that file exists.
     type: path
     aliases: [ca_cert, cacert_path]
   client_cert:
     description:
       - Client certificate presented to the engine. Requires O(client_key).
-      - Defaults to C(cert.pem) in E(DOCKER_CERT_PATH) when that file exists.
+      - With TLS, defaults to C(cert.pem) in the directory O(ca_path) describes, when that file exists.
     type: path
     aliases: [tls_client_cert, cert_path]
   client_key:
     description:
       - Private key of O(client_cert).
-      - Defaults to C(key.pem) in E(DOCKER_CERT_PATH) when that file exists.
+      - With TLS, defaults to C(key.pem) in the directory O(ca_path) describes, when that file exists.
     type: path
     aliases: [tls_client_key, key_path]
   tls_hostname:
     description:
       - Name expected in the engine's certificate, when it differs from the host in O(docker_host).
+      - If not set, the value of the E(DOCKER_TLS_HOSTNAME) environment variable is used.
     type: str
   api_version:
     description:
@@ -67,7 +73,10 @@ options:
     aliases: [docker_api_version]
   timeout:
     description:
-      - Seconds to wait for the engine to answer (and between two parts of a streamed answer).
+      - Seconds to wait for the connection to the engine and for a plain answer (inspect, list, tag, remove).
+      - Operations whose answer streams (pull, push, build, load, export, import) wait as long as the engine works,
+        as the docker CLI does; only connecting is bounded for them.
+      - Must be a positive number; V(null) (no limit) is refused.
       - If not set, the value of the E(DOCKER_TIMEOUT) environment variable is used.
     type: int
     default: 60

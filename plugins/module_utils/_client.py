@@ -161,7 +161,7 @@ class EngineClient:
 
     def inspect_container(self, name: str) -> dict | None:
         try:
-            return self.transport.get_json("/containers/{0}/json".format(_path(name)))
+            return self.transport.get_json("/containers/{0}/json".format(quote(name, safe="")))
         except NotFound:
             return None
 
@@ -191,4 +191,5 @@ def _credentials_hint() -> Iterator[None]:
 
 
 def _path(name: str) -> str:
+    # Image references hold slashes, which the engine's router takes as part of the name.
     return quote(name, safe="/:@")

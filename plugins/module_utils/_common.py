@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible.module_utils.basic import AnsibleFallbackNotFound, AnsibleModule
 
 from ansible_collections.moby.engine.plugins.module_utils._client import EngineClient
 from ansible_collections.moby.engine.plugins.module_utils._engines import Requirement, unmet_requirement
@@ -33,19 +33,33 @@ from ansible_collections.moby.engine.plugins.module_utils._transport import (
     EngineConfig,
 )
 
+def env_value(*names: str) -> str:
+    """The first of the environment variables that is set and not empty (the docker CLI ignores empty ones)."""
+    for name in names:
+        if os.environ.get(name):
+            return os.environ[name]
+    raise AnsibleFallbackNotFound
+
+
+def env_flag(*names: str) -> bool:
+    """True when one of the variables is set to anything but the empty string, as the docker CLI reads
+    DOCKER_TLS and DOCKER_TLS_VERIFY (so DOCKER_TLS_VERIFY=0 still means verify)."""
+    env_value(*names)
+    return True
+
+
 ENGINE_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "docker_host": {"type": "str", "default": DEFAULT_DOCKER_HOST, "aliases": ["docker_url"],
-                    "fallback": (env_fallback, ["DOCKER_HOST"])},
-    "tls": {"type": "bool", "default": False, "fallback": (env_fallback, ["DOCKER_TLS"])},
-    "validate_certs": {"type": "bool", "aliases": ["tls_verify"],
-                       "fallback": (env_fallback, ["DOCKER_TLS_VERIFY"])},
+                    "fallback": (env_value, ["DOCKER_HOST"])},
+    "tls": {"type": "bool", "default": False, "fallback": (env_flag, ["DOCKER_TLS"])},
+    "validate_certs": {"type": "bool", "aliases": ["tls_verify"], "fallback": (env_flag, ["DOCKER_TLS_VERIFY"])},
     "ca_path": {"type": "path", "aliases": ["ca_cert", "cacert_path"]},
     "client_cert": {"type": "path", "aliases": ["tls_client_cert", "cert_path"]},
     "client_key": {"type": "path", "aliases": ["tls_client_key", "key_path"]},
-    "tls_hostname": {"type": "str"},
+    "tls_hostname": {"type": "str", "fallback": (env_value, ["DOCKER_TLS_HOSTNAME"])},
     "api_version": {"type": "str", "default": "auto", "aliases": ["docker_api_version"],
-                    "fallback": (env_fallback, ["DOCKER_API_VERSION"])},
-    "timeout": {"type": "int", "default": DEFAULT_TIMEOUT, "fallback": (env_fallback, ["DOCKER_TIMEOUT"])},
+                    "fallback": (env_value, ["DOCKER_API_VERSION"])},
+    "timeout": {"type": "int", "default": DEFAULT_TIMEOUT, "fallback": (env_value, ["DOCKER_TIMEOUT"])},
 }
 
 REGISTRY_AUTH_OPTIONS: dict[str, dict[str, Any]] = {
@@ -62,7 +76,7 @@ REGISTRY_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     # no_log keeps the whole dict out of the invocation log; run_module then narrows the masking to the
     # secrets, so that registry and user names do not blank out image names in the output.
     "registry_auths": {"type": "dict", "no_log": True},
-    "docker_config": {"type": "path", "fallback": (env_fallback, ["DOCKER_CONFIG"])},
+    "docker_config": {"type": "path", "fallback": (env_value, ["DOCKER_CONFIG"])},
 }
 
 SECRET_AUTH_KEYS = ("password", "identitytoken", "registrytoken")
@@ -79,14 +93,21 @@ def argument_spec(own: Mapping[str, dict[str, Any]], registry: bool = False) -> 
     return spec
 
 
+def cert_dir() -> str:
+    """Where the docker CLI looks for ca.pem, cert.pem and key.pem: DOCKER_CERT_PATH, else its config directory."""
+    return os.environ.get("DOCKER_CERT_PATH") or os.environ.get("DOCKER_CONFIG") or os.path.join(
+        os.path.expanduser("~"), ".docker")
+
+
 def engine_config(params: Mapping[str, Any]) -> EngineConfig:
-    """EngineConfig from module params; certificate paths default from DOCKER_CERT_PATH like the CLI."""
-    cert_dir = os.environ.get("DOCKER_CERT_PATH")
+    """EngineConfig from module params; with TLS, certificate paths default as the docker CLI's do."""
+    use_tls = params["tls"] or params["validate_certs"] or str(params["docker_host"]).startswith("https:")
+    directory = cert_dir() if use_tls else None
     paths = {}
     for option, filename in _CERT_FILES.items():
         paths[option] = params.get(option)
-        if not paths[option] and cert_dir and os.path.exists(os.path.join(cert_dir, filename)):
-            paths[option] = os.path.join(cert_dir, filename)
+        if not paths[option] and directory and os.path.exists(os.path.join(directory, filename)):
+            paths[option] = os.path.join(directory, filename)
     return EngineConfig(
         docker_host=params["docker_host"],
         tls=params["tls"],

@@ -23,27 +23,45 @@ def decode_json_stream(chunks: Iterable[bytes]) -> Iterator[dict]:
     Chunk boundaries fall anywhere, so undecoded text is carried over.  Bytes that
     are not UTF-8 (a build step may print anything) are replaced, not fatal.
     """
-    buffer = ""
     # Incremental, so a multi-byte character split by a chunk boundary is decoded whole.
     utf8 = codecs.getincrementaldecoder("utf-8")("replace")
+    # Decoding is tried only once a line is complete (the engine ends every message with a newline), so a
+    # message of many chunks is joined and parsed once, not re-parsed for every chunk that arrives.
+    pending: list = []
     for chunk in chunks:
         if not chunk:
             continue
-        buffer += utf8.decode(chunk) if isinstance(chunk, bytes) else chunk
-        while True:
-            buffer = buffer.lstrip()
-            if not buffer:
-                break
-            try:
-                obj, end = _decoder.raw_decode(buffer)
-            except ValueError:
-                break
-            buffer = buffer[end:]
-            if isinstance(obj, dict):
-                yield obj
-    buffer += utf8.decode(b"", final=True)
-    if buffer.strip():
-        raise StreamError("the engine's response ended in the middle of a message: {0!r}".format(buffer[:200]))
+        text = utf8.decode(chunk) if isinstance(chunk, bytes) else chunk
+        end = text.rfind("\n")
+        if end < 0:
+            pending.append(text)
+            continue
+        pending.append(text[:end + 1])
+        objects, rest = _decode_objects("".join(pending))
+        pending = [rest, text[end + 1:]]
+        yield from objects
+    pending.append(utf8.decode(b"", final=True))
+    objects, rest = _decode_objects("".join(pending))
+    yield from objects
+    if rest.strip():
+        raise StreamError("the engine's response ended in the middle of a message: {0!r}".format(rest[:200]))
+
+
+def _decode_objects(text: str) -> tuple:
+    """(the dicts ``text`` holds one after another, the undecoded rest)."""
+    objects = []
+    position, length = 0, len(text)
+    while True:
+        while position < length and text[position].isspace():
+            position += 1
+        if position == length:
+            return objects, ""
+        try:
+            obj, position = _decoder.raw_decode(text, position)
+        except ValueError:
+            return objects, text[position:]
+        if isinstance(obj, dict):
+            objects.append(obj)
 
 
 class ProgressSummary:

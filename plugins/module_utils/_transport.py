@@ -142,6 +142,10 @@ class EngineConfig:
             raise InvalidInput(
                 "docker_host {0!r} has an unsupported scheme; expected unix:///path/to/socket, "
                 "tcp://host:port, http://host:port or https://host:port".format(self.docker_host))
+        if self.scheme == "unix" and urlsplit(self.docker_host).netloc:
+            # unix://var/run/docker.sock parses as host "var" and path /run/docker.sock: refuse, don't guess.
+            raise InvalidInput("docker_host {0!r} needs three slashes before an absolute socket path, as in "
+                               "unix:///{1}".format(self.docker_host, self.docker_host[len("unix://"):].lstrip("/")))
         if self.scheme == "unix" and not urlsplit(self.docker_host).path:
             raise InvalidInput("docker_host {0!r} names no socket path".format(self.docker_host))
         if self.scheme in ("tcp", "http", "https"):
@@ -156,8 +160,11 @@ class EngineConfig:
         if self.api_version != "auto" and version_tuple(str(self.api_version)) < version_tuple(MIN_API_VERSION):
             raise UnsupportedApiVersion("api_version {0} is older than moby.engine supports: it needs {1} or newer "
                                         "(Docker 20.10+); use 'auto'".format(self.api_version, MIN_API_VERSION))
-        if self.timeout is not None and self.timeout <= 0:
-            raise InvalidInput("timeout must be a positive number of seconds, got {0}".format(self.timeout))
+        if self.timeout is None or self.timeout <= 0:
+            # No limit at all would let a dead engine hang the task for ever; streamed operations already
+            # wait as long as the engine works, so a bound here costs nothing.
+            raise InvalidInput("timeout must be a positive number of seconds, got {0}".format(
+                "null" if self.timeout is None else self.timeout))
         if bool(self.client_cert) != bool(self.client_key):
             raise InvalidInput("client_cert and client_key must be given together")
 
@@ -273,7 +280,9 @@ class Transport:
     # -- requests ----------------------------------------------------------
 
     def _timeout(self, streamed: bool) -> tuple[float, Optional[float]]:
-        return (self.config.timeout, self.config.timeout)
+        # (connect, read). A streamed answer (pull, push, build, load, export) may be silent for as long as
+        # the engine works on a step, as with the docker CLI, so only connecting is bounded there.
+        return (self.config.timeout, None if streamed else self.config.timeout)
 
     def url(self, path: str, versioned: bool = True) -> str:
         prefix = "/v" + self.engine.api_version if versioned else ""
@@ -287,18 +296,25 @@ class Transport:
         query = {key: _query_value(value) for key, value in (params or {}).items() if value is not None}
         timeout = self._timeout(stream)
         try:
+            # The Engine API never redirects; following one would carry X-Registry-Auth to another host.
             response = self.session.request(method, url, params=query, headers=dict(headers or {}), data=data,
-                                            json=json_body, stream=stream, timeout=timeout)
+                                            json=json_body, stream=stream, timeout=timeout, allow_redirects=False)
         except requests.exceptions.SSLError as exc:
             raise EngineUnreachable(
                 "TLS connection to the engine at {0} failed: {1}{2}. Check ca_path, client_cert, client_key "
                 "and tls_hostname (or DOCKER_CERT_PATH)".format(self.config.docker_host, _reason(exc),
                                                                 self._refusal_hint(exc)))
         except requests.exceptions.Timeout:
-            raise EngineTimeout("the engine at {0} did not answer within {1} s (timeout)".format(
-                self.config.docker_host, self.config.timeout))
+            raise EngineTimeout("the engine at {0} did not answer within {1} s (the timeout option; raise it for a "
+                                "slow engine)".format(self.config.docker_host, self.config.timeout))
         except (requests.exceptions.ConnectionError, OSError) as exc:
             raise self._connection_error(exc)
+        if 300 <= response.status_code < 400:
+            response.close()
+            raise EngineAPIError("the server at {0} answered {1} {2} with a redirect ({3}) to {4!r}; an engine never "
+                                 "redirects, so check that docker_host points at the engine itself".format(
+                                     self.config.docker_host, method, path, response.status_code,
+                                     response.headers.get("Location", "")[:200]), status=response.status_code)
         if response.status_code >= 400:
             raise self._error(response, method, path)
         return response
