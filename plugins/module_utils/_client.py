@@ -18,6 +18,7 @@ from typing import IO, Any
 from urllib.parse import quote
 
 from ansible_collections.moby.engine.plugins.module_utils._engines import (
+    build_prune_params,
     commit_request,
     import_query,
     list_digests_param,
@@ -147,8 +148,8 @@ class EngineClient:
 
     def prune_build_cache(self, filters: str | None = None, all_caches: bool | None = None,
                           keep_storage: int | None = None) -> dict:
-        response = self.transport.request("POST", "/build/prune", params={
-            "filters": filters, "all": all_caches, "keep-storage": keep_storage})
+        response = self.transport.request("POST", "/build/prune", params=build_prune_params(
+            self.engine.api_version, filters, all_caches, keep_storage))
         return self.transport.json_of(response, "POST", "/build/prune")
 
     # -- containers ------------------------------------------------------

@@ -337,6 +337,14 @@ def explain_error(message: str, engine: EngineIdentity) -> str:
     return message
 
 
+def build_prune_params(api_version: str, filters: Optional[str], all_caches: Optional[bool],
+                       keep_storage: Optional[int]) -> dict:
+    """Query of POST /build/prune: API 1.48 renamed ``keep-storage`` to ``reserved-space`` (and 1.52 drops the old
+    name)."""
+    space_key = "reserved-space" if _version(api_version) >= (1, 48) else "keep-storage"
+    return {"filters": filters, "all": all_caches, space_key: keep_storage}
+
+
 def endpoint_missing(engine: EngineIdentity, status: int, message: str) -> bool:
     """Whether an error answer means the engine has no such endpoint at all.
 

@@ -62,7 +62,9 @@ else:
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 MIN_API_VERSION = "1.41"
-MAX_API_VERSION = "1.43"
+# The newest API this collection is tested against (Docker 28.5); a newer engine is spoken to in this version,
+# unless it no longer accepts it (its MinAPIVersion).
+MAX_API_VERSION = "1.51"
 DEFAULT_TIMEOUT = 60
 STREAM_CHUNK_SIZE = 64 * 1024
 _VERSION_RE = re.compile(r"^\d+\.\d+$")
@@ -275,7 +277,27 @@ class Transport:
             raise UnsupportedApiVersion(
                 "the engine at {0} speaks API {1}; moby.engine needs {2} or newer (Docker 20.10+). "
                 "Upgrade the engine".format(self.config.docker_host, offered, MIN_API_VERSION))
-        return Engine(identity, min(offered, MAX_API_VERSION, key=version_tuple), offered)
+        if version_tuple(offered) <= version_tuple(MAX_API_VERSION):
+            return Engine(identity, offered, offered)
+        # Only an engine newer than this collection can refuse what the collection speaks: ask its minimum.
+        minimum = self.engine_versions()[0]
+        if minimum and version_tuple(minimum) > version_tuple(MAX_API_VERSION):
+            raise UnsupportedApiVersion(
+                "the engine at {0} accepts API {1} to {2}; moby.engine speaks {3} to {4}. Upgrade moby.engine, or "
+                "start the engine with DOCKER_MIN_API_VERSION={4}".format(
+                    self.config.docker_host, minimum, offered, MIN_API_VERSION, MAX_API_VERSION))
+        return Engine(identity, MAX_API_VERSION, offered)
+
+    def engine_versions(self) -> tuple:
+        """(MinAPIVersion, ApiVersion) from GET /version (unversioned); None where the engine does not say."""
+        try:
+            answer = self.json_of(self.request("GET", "/version", versioned=False), "GET", "/version")
+        except EngineAPIError:
+            return None, None
+        if not isinstance(answer, dict):
+            return None, None
+        return tuple(answer.get(key) if _VERSION_RE.match(str(answer.get(key) or "")) else None
+                     for key in ("MinAPIVersion", "ApiVersion"))
 
     # -- requests ----------------------------------------------------------
 
@@ -357,14 +379,20 @@ class Transport:
                 "the engine at {0} expects TLS; set tls: true (and the certificates)".format(
                     self.config.docker_host))
         if response.status_code == 400 and "client version" in message:
-            return UnsupportedApiVersion(
-                "the engine refused API version {0}: {1}".format(self._engine.api_version if self._engine else "?",
-                                                                 message))
+            return UnsupportedApiVersion("the engine refused API version {0}: {1}{2}".format(
+                self._engine.api_version if self._engine else "?", message, self._accepted_versions()))
         if self._engine is not None and endpoint_missing(self._engine.identity, response.status_code, message):
             return EndpointMissing("{0} has no {1} {2} endpoint".format(self._engine.describe(), method, path),
                                    status=404)
         error_class = STATUS_ERRORS.get(response.status_code, EngineAPIError)
         return error_class(self.explain(message), status=response.status_code)
+
+    def _accepted_versions(self) -> str:
+        minimum, maximum = self.engine_versions()
+        if not (minimum and maximum):
+            return ""
+        return ". The engine accepts API {0} to {1}; set api_version to one of those (moby.engine speaks {2} to {3}), " \
+               "or to auto".format(minimum, maximum, MIN_API_VERSION, MAX_API_VERSION)
 
     def explain(self, message: str) -> str:
         identity = self._engine.identity if self._engine is not None else EngineIdentity()
