@@ -442,7 +442,7 @@ class ImageBuilder:
 
     def run(self) -> dict:
         # Decide and build under one lock: parallel forks would otherwise all find the image missing.
-        with host_lock(self.client.config.docker_host, self.ref.familiar_tagged()):
+        with host_lock(self.client.config.docker_host, self.ref.familiar_tagged(), timeout=self.client.config.timeout):
             return self.decide_and_build()
 
     def decide_and_build(self) -> dict:

@@ -13,7 +13,6 @@ import pytest
 
 from ansible_collections.moby.engine.plugins.module_utils._auth import DockerConfig
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput
-from ansible_collections.moby.engine.plugins.module_utils._locks import host_lock
 from ansible_collections.moby.engine.plugins.module_utils._references import check_platform, parse_reference
 
 
@@ -47,22 +46,3 @@ def test_docker_config_that_is_a_file(tmp_path):
 
 def test_docker_config_directory_that_does_not_exist_means_no_credentials(tmp_path):
     assert DockerConfig(str(tmp_path / "absent")).credentials("registry.example.com") is None
-
-
-def test_host_lock_serialises_holders_of_the_same_key():
-    events = []
-
-    def hold(name):
-        with host_lock("unix:///var/run/docker.sock", "moby/test-lock:1"):
-            events.append(name + " in")
-            time.sleep(0.05)
-            events.append(name + " out")
-
-    threads = [threading.Thread(target=hold, args=(name,)) for name in ("a", "b", "c")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    # flock locks belong to the open file description, so threads with their own open() exclude each other.
-    assert all(events[i].split()[0] == events[i + 1].split()[0] for i in range(0, len(events), 2))
-    assert len(events) == 6
