@@ -176,10 +176,36 @@ def check_platform(platform: str | None) -> None:
                            "linux/arm64/v8".format(platform))
 
 
+# containerd's platforms.Normalize, which the engine applies to every platform it is given.
+_ARCH_ALIASES = {"i386": ("386", ""), "x86_64": ("amd64", ""), "x86-64": ("amd64", ""), "aarch64": ("arm64", ""),
+                 "armhf": ("arm", "v7"), "armel": ("arm", "v6")}
+_ARM_VARIANTS = {"5": "v5", "6": "v6", "7": "v7", "8": "v8"}
+
+
+def normalize_platform(platform: str) -> tuple:
+    """(os, architecture, variant) of ``os[/arch[/variant]]`` as the engine reads it: ``linux/x86_64`` is
+    ``linux/amd64``, ``linux/aarch64`` and ``linux/arm64/v8`` are ``linux/arm64``, ``linux/arm`` is ``linux/arm/v7``."""
+    parts = platform.lower().split("/") + ["", ""]
+    system, arch, variant = parts[0], parts[1], parts[2]
+    arch, implied = _ARCH_ALIASES.get(arch, (arch, ""))
+    variant = variant or implied
+    if arch == "arm64" and variant in ("8", "v8"):
+        variant = ""
+    elif arch == "arm":
+        variant = _ARM_VARIANTS.get(variant, variant) or "v7"
+    return system, arch, variant
+
+
 def platform_matches(image: dict, platform: str | None) -> bool:
-    """Whether an inspected image is of ``platform`` (``os[/arch[/variant]]``); True when none is asked."""
+    """Whether an inspected image is of ``platform`` (``os[/arch[/variant]]``); True when none is asked.
+
+    Both sides are normalised as the engine does, so ``linux/x86_64`` matches an ``amd64`` image; a platform
+    without architecture or variant matches any.
+    """
     if not platform:
         return True
-    wanted = platform.lower().split("/")
-    actual = [str(image.get("Os") or ""), str(image.get("Architecture") or ""), str(image.get("Variant") or "")]
-    return all(want == have.lower() for want, have in zip(wanted, actual))
+    given = len(platform.split("/"))
+    wanted = normalize_platform(platform)
+    actual = normalize_platform("/".join(str(image.get(key) or "") for key in ("Os", "Architecture", "Variant")))
+    compared = 3 if given >= 2 and wanted[1] == "arm" else given
+    return wanted[:compared] == actual[:compared]
