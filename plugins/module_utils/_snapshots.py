@@ -19,8 +19,10 @@ from ansible_collections.moby.engine.plugins.module_utils._errors import Invalid
 from ansible_collections.moby.engine.plugins.module_utils._references import ImageReference, parse_reference
 
 # The instructions POST /images/create?fromSrc= documents for ``changes``; POST /commit also takes LABEL.
-IMPORT_CHANGE_INSTRUCTIONS = frozenset(("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "ONBUILD", "USER", "VOLUME", "WORKDIR"))
-COMMIT_CHANGE_INSTRUCTIONS = IMPORT_CHANGE_INSTRUCTIONS | {"LABEL"}
+# The instructions the engine applies to a commit's or an import's configuration (its builder's
+# validCommitCommands; both operations go through the same BuildFromConfig).
+CHANGE_INSTRUCTIONS = frozenset(("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "HEALTHCHECK", "LABEL", "ONBUILD", "STOPSIGNAL",
+                                 "USER", "VOLUME", "WORKDIR"))
 
 _STAMP_RE = re.compile(r"\[moby\.engine (?P<operation>[a-z_]+) (?P<fingerprint>sha256:[0-9a-f]{64})\]\s*$")
 
@@ -46,16 +48,20 @@ def recorded_fingerprint(image: Optional[dict], operation: str) -> Optional[str]
 
 
 
-def validate_changes(changes: Optional[list], allowed: frozenset) -> list[str]:
+def validate_changes(changes: Optional[list]) -> list[str]:
     """The Dockerfile instructions of ``changes``, stripped; raise InvalidInput naming a bad one."""
     validated = []
     for position, change in enumerate(changes or []):
         text = str(change).strip()
+        if "\n" in text or "\r" in text:
+            # The engine parses changes as Dockerfile lines: a line break would smuggle in further instructions.
+            raise InvalidInput("changes[{0}] {1!r} holds a line break; give each instruction as its own element of "
+                               "changes".format(position, text))
         instruction, _sep, argument = text.partition(" ")
-        if instruction.upper() not in allowed or not argument.strip():
+        if instruction.upper() not in CHANGE_INSTRUCTIONS or not argument.strip():
             raise InvalidInput(
-                "changes[{0}] {1!r} is not an instruction this operation accepts; use one of {2} followed by "
-                "its argument, for example 'ENV DEBUG=1'".format(position, text, ", ".join(sorted(allowed))))
+                "changes[{0}] {1!r} is not an instruction the engine accepts here; use one of {2} followed by "
+                "its argument, for example 'ENV DEBUG=1'".format(position, text, ", ".join(sorted(CHANGE_INSTRUCTIONS))))
         validated.append(text)
     return validated
 

@@ -157,6 +157,12 @@ def engine_filters(filters: dict | None) -> dict[str, list[str]]:
     for key, values in normalized.items():
         if len(values) != 1:
             raise InvalidInput("filters.{0} takes exactly one value, got {1}".format(key, len(values)))
+    if "id" in normalized:
+        # The engine matches id as a regular expression; refuse one it would refuse, in check mode too.
+        try:
+            re.compile(normalized["id"][0])
+        except re.error as exc:
+            raise InvalidInput("filters.id {0!r} is not a valid regular expression: {1}".format(normalized["id"][0], exc))
     normalized.update(flags)
     return normalized
 

@@ -53,15 +53,19 @@ options:
   changes:
     description:
       - Dockerfile instructions applied to the image's configuration, for example V(ENV DEBUG=1).
-      - Accepted instructions are C(CMD), C(ENTRYPOINT), C(ENV), C(EXPOSE), C(LABEL), C(ONBUILD), C(USER),
-        C(VOLUME) and C(WORKDIR); anything else fails before the commit.
+      - Accepted instructions are those the engine accepts, C(CMD), C(ENTRYPOINT), C(ENV), C(EXPOSE), C(HEALTHCHECK),
+        C(LABEL), C(ONBUILD), C(STOPSIGNAL), C(USER), C(VOLUME) and C(WORKDIR), one per element; anything else, or a line
+        break inside an element, fails before the commit. Docker 20.10 does not accept C(STOPSIGNAL) yet.
     type: list
     elements: str
     default: []
   config:
     description:
       - Container configuration for the image, with the engine's field names (V(Cmd), V(Env), V(Labels),
-        V(ExposedPorts), V(WorkingDir)...). Fields not given are taken from the container.
+        V(ExposedPorts), V(WorkingDir)...). Every field not given is taken from the container's configuration:
+        C(User), C(ExposedPorts), C(Env), C(Labels), C(Cmd), C(Entrypoint), C(Healthcheck), C(WorkingDir), C(Volumes)
+        and C(StopSignal) by the engine (C(Env), C(Labels), C(ExposedPorts) and C(Volumes) are merged key by key), and
+        C(OnBuild), C(Shell) and C(StopTimeout), which the engine would drop, by this module.
     type: dict
     default: {}
   force:
@@ -122,7 +126,6 @@ container:
 from ansible_collections.moby.engine.plugins.module_utils._common import Task, run_module
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, NotFound
 from ansible_collections.moby.engine.plugins.module_utils._snapshots import (
-    COMMIT_CHANGE_INSTRUCTIONS,
     fingerprint,
     recorded_fingerprint,
     snapshot_result,
@@ -151,10 +154,24 @@ CONTAINER_CONFIG_FIELDS = frozenset((
     "OpenStdin", "Shell", "StdinOnce", "StopSignal", "StopTimeout", "Tty", "User", "Volumes", "WorkingDir"))
 
 
+# With a config in the request, the engine fills the fields left empty there from the container's own
+# configuration for most fields (its merge()), but not for these: they are taken from the container here.
+UNMERGED_FIELDS = ("OnBuild", "Shell", "StopTimeout")
+
+
+def commit_config(config: dict, container: dict) -> dict:
+    """The config to send: the user's, plus the container's values of the fields the engine would drop."""
+    if not config:
+        return {}
+    own = container.get("Config") or {}
+    kept = {field: own[field] for field in UNMERGED_FIELDS if own.get(field) not in (None, "", [], {})}
+    return dict(kept, **config)
+
+
 def run(task: Task) -> dict:
     client, params, check_mode = task.client, task.params, task.check_mode
     target = target_reference(params["repository"], params["tag"])
-    changes = validate_changes(params["changes"], COMMIT_CHANGE_INSTRUCTIONS)
+    changes = validate_changes(params["changes"])
     unknown = sorted(set(params["config"]) - CONTAINER_CONFIG_FIELDS)
     if unknown:
         raise InvalidInput("config has unknown fields {0}; the engine's fields are {1} (spelt as shown)".format(
@@ -176,7 +193,7 @@ def run(task: Task) -> dict:
             "container": container["Id"], "repo": target.familiar_repository, "tag": target.tag,
             "comment": stamp_comment(params["comment"], OPERATION, digest), "author": params["author"],
             "pause": params["pause"], "changes": changes or None,
-        }, params["config"])
+        }, commit_config(params["config"], container))
         after = client.inspect_image(target.familiar_tagged())
     return dict(snapshot_result(target.familiar_tagged(), before, after, changed, check_mode, OPERATION, digest),
                 container=container["Id"])

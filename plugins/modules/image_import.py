@@ -55,8 +55,9 @@ options:
     description:
       - Dockerfile instructions applied to the image's configuration, for example V(ENV DEBUG=1)
         or V(CMD ["/bin/sh"]).
-      - Accepted instructions are C(CMD), C(ENTRYPOINT), C(ENV), C(EXPOSE), C(ONBUILD), C(USER), C(VOLUME)
-        and C(WORKDIR); anything else fails before the import.
+      - Accepted instructions are those the engine accepts, C(CMD), C(ENTRYPOINT), C(ENV), C(EXPOSE), C(HEALTHCHECK),
+        C(LABEL), C(ONBUILD), C(STOPSIGNAL), C(USER), C(VOLUME) and C(WORKDIR), one per element; anything else, or a line
+        break inside an element, fails before the import. Docker 20.10 does not accept C(STOPSIGNAL) yet.
     type: list
     elements: str
     default: []
@@ -119,7 +120,6 @@ from ansible_collections.moby.engine.plugins.module_utils._errors import Invalid
 from ansible_collections.moby.engine.plugins.module_utils._files import file_digest
 from ansible_collections.moby.engine.plugins.module_utils._references import check_platform
 from ansible_collections.moby.engine.plugins.module_utils._snapshots import (
-    IMPORT_CHANGE_INSTRUCTIONS,
     fingerprint,
     recorded_fingerprint,
     snapshot_result,
@@ -154,7 +154,7 @@ def source_identity(source: str) -> tuple:
 def run(task: Task) -> dict:
     client, params, check_mode = task.client, task.params, task.check_mode
     target = target_reference(params["repository"], params["tag"])
-    changes = validate_changes(params["changes"], IMPORT_CHANGE_INSTRUCTIONS)
+    changes = validate_changes(params["changes"])
     check_platform(params["platform"])
     is_url, identity = source_identity(params["source"])
     digest = fingerprint(operation=OPERATION, source=identity, changes=changes, comment=params["comment"],

@@ -213,9 +213,12 @@ class ImagePuller:
                                                         self.params["platform"]).as_dict()
             result["pulled"] = True
             after = self.client.inspect_image(ref.familiar())
-            result["changed"] = not present or (after or {}).get("Id") != before.get("Id")
         result["image"] = after
         result["diff"] = image_diff(before, after)
+        if result["pulled"]:
+            # A new registry digest for the same image id is a change too: RepoDigests gained it, and check mode,
+            # which cannot know the id before pulling, predicts a change from the digest alone.
+            result["changed"] = not present or result["diff"]["before"] != result["diff"]["after"]
         return result
 
     def registry_digest(self, ref: ImageReference, auth: str) -> str | None:

@@ -47,6 +47,13 @@ options:
       - Tag to push when O(name) carries none; V(latest) when neither gives one.
       - When O(name) carries a tag too, both must be the same.
     type: str
+  all_tags:
+    description:
+      - Push every local tag of the repository O(name) (which then carries no tag, and O(tag) is not set).
+      - Each tag is decided on its own, so tags the registry already holds with the same content move no bytes;
+        the result lists them in RV(results).
+    type: bool
+    default: false
 notes:
   - Credentials are needed both to read the registry's digest and to push; both use the same ones, so a
     registry that refuses them makes the task fail in check mode as in a real run.
@@ -85,9 +92,24 @@ EXAMPLES = r"""
     docker_config: /etc/deploy/docker
   check_mode: true
   register: push_plan
+
+- name: Push every local tag of the repository; tags the registry already holds move no bytes
+  moby.engine.image_push:
+    name: registry.example.com:5000/team/app
+    all_tags: true
 """
 
 RETURN = r"""
+name:
+  description: The reference pushed (or, in check mode, that would be pushed).
+  returned: success, without O(all_tags)
+  type: str
+  sample: registry.example.com:5000/team/app:2.3.1
+results:
+  description: With O(all_tags), one entry per local tag, each with the keys returned for a single tag.
+  returned: success, with O(all_tags)
+  type: list
+  elements: dict
 image:
   description: Inspect data of the local image, after the push (its C(RepoDigests) then include the pushed digest).
   returned: success
@@ -168,6 +190,7 @@ from ansible_collections.moby.engine.plugins.module_utils._errors import (
     InvalidInput,
     NotFound,
 )
+from ansible_collections.moby.engine.plugins.module_utils._filters import IMAGE_LIST_FILTERS, serialize_filters
 from ansible_collections.moby.engine.plugins.module_utils._references import (
     DEFAULT_TAG,
     ImageReference,
@@ -177,6 +200,7 @@ from ansible_collections.moby.engine.plugins.module_utils._references import (
 OPTIONS = {
     "name": {"type": "str", "required": True},
     "tag": {"type": "str"},
+    "all_tags": {"type": "bool", "default": False},
 }
 
 
@@ -204,8 +228,32 @@ class ImagePusher:
             return tagged
         return ref if ref.tag else ref.with_tag(DEFAULT_TAG)
 
+    def references(self) -> list:
+        """The tags to push: the one named, or with all_tags every local tag of the repository."""
+        if not self.params["all_tags"]:
+            return [self.reference()]
+        repository = parse_reference(self.params["name"])
+        if repository.tag or repository.digest or self.params["tag"] is not None:
+            raise InvalidInput("all_tags pushes every local tag of a repository: give name {0!r} without a tag, and "
+                               "no tag option".format(repository.familiar_repository))
+        images = self.client.list_images(filters=serialize_filters(
+            {"reference": repository.familiar_repository}, IMAGE_LIST_FILTERS))
+        tags = sorted({tag for image in images for tag in image.get("RepoTags") or []
+                       if tag.rpartition(":")[0] == repository.familiar_repository})
+        if not tags:
+            raise NotFound("the engine has no image tagged in the repository {0}; tag the images to push first "
+                           "(moby.engine.image_tag)".format(repository.familiar_repository))
+        return [parse_reference(tag) for tag in tags]
+
     def run(self) -> dict:
-        ref = self.reference()
+        results = [self.push_one(ref) for ref in self.references()]
+        if not self.params["all_tags"]:
+            return results[0]
+        diffs = [result.pop("diff") for result in results]
+        return {"changed": any(result["changed"] for result in results), "results": results,
+                "diff": {"before": [diff["before"] for diff in diffs], "after": [diff["after"] for diff in diffs]}}
+
+    def push_one(self, ref: ImageReference) -> dict:
         before = self.client.inspect_image(ref.familiar_tagged())
         if before is None:
             raise NotFound(
@@ -222,7 +270,8 @@ class ImagePusher:
         in_registry = remote_digest is not None and "{0}@{1}".format(
             ref.familiar_repository, remote_digest) in (before.get("RepoDigests") or [])
 
-        result = {"changed": not in_registry, "pushed": False, "image": before, "registry_digest": remote_digest,
+        result = {"name": ref.familiar_tagged(), "changed": not in_registry, "pushed": False, "image": before,
+                  "registry_digest": remote_digest,
                   "digest": None, "size": None, "layers": layer_summary({})}
         if in_registry:
             result.update(digest=remote_digest, size=remote.get("size"))

@@ -84,7 +84,7 @@ absent:
 
 from ansible_collections.moby.engine.plugins.module_utils._common import Task, image_diff, run_module
 from ansible_collections.moby.engine.plugins.module_utils._errors import Conflict, NotFound
-from ansible_collections.moby.engine.plugins.module_utils._references import parse_image_name
+from ansible_collections.moby.engine.plugins.module_utils._references import looks_like_image_id, parse_image_name
 
 OPTIONS = {
     "name": {"type": "list", "elements": "str", "required": True},
@@ -102,9 +102,17 @@ def predicted_after(before: dict, name: str) -> dict | None:
     return None
 
 
+def names_id(name: str, image: dict) -> bool:
+    """Whether the engine takes ``name`` as (a prefix of) the image's id: it does so for any name that is one,
+    a short id that also parses as a repository name included."""
+    hex_id = str(image.get("Id") or "").split(":")[-1]
+    given = name[len("sha256:"):] if name.startswith("sha256:") else name
+    return looks_like_image_id(name) and hex_id.startswith(given)
+
+
 def refuse_like_engine(before: dict, name: str, force: bool) -> None:
     """In check mode, predict the engine's refusal to remove by id an image that several names use."""
-    if parse_image_name(name) is None and len(before.get("RepoTags") or []) > 1 and not force:
+    if names_id(name, before) and len(before.get("RepoTags") or []) > 1 and not force:
         raise Conflict("conflict: unable to delete {0} (must be forced) - image is referenced in multiple "
                        "repositories".format(name))
 

@@ -18,8 +18,6 @@ import pytest
 from ansible_collections.moby.engine.plugins.module_utils._archives import ArchiveImage, InvalidArchive, images_as_dict, read_archive
 from ansible_collections.moby.engine.plugins.module_utils._files import AtomicFile, FileWriteError
 from ansible_collections.moby.engine.plugins.module_utils._snapshots import (
-    COMMIT_CHANGE_INSTRUCTIONS,
-    IMPORT_CHANGE_INSTRUCTIONS,
     fingerprint,
     recorded_fingerprint,
     snapshot_result,
@@ -261,15 +259,21 @@ def test_snapshot_result_after_a_real_run():
 
 
 def test_validate_changes():
-    assert validate_changes([" ENV A=1 ", 'cmd ["sh"]'], IMPORT_CHANGE_INSTRUCTIONS) == ["ENV A=1", 'cmd ["sh"]']
-    assert validate_changes(None, IMPORT_CHANGE_INSTRUCTIONS) == []
-    assert validate_changes(["LABEL a=b"], COMMIT_CHANGE_INSTRUCTIONS) == ["LABEL a=b"]
-    with pytest.raises(InvalidInput, match=r"changes\[0\] 'LABEL a=b' is not an instruction"):
-        validate_changes(["LABEL a=b"], IMPORT_CHANGE_INSTRUCTIONS)
-    with pytest.raises(InvalidInput, match=r"changes\[1\] 'RUN apt-get update'"):
-        validate_changes(["ENV A=1", "RUN apt-get update"], COMMIT_CHANGE_INSTRUCTIONS)
+    assert validate_changes([" ENV A=1 ", 'cmd ["sh"]']) == ["ENV A=1", 'cmd ["sh"]']
+    assert validate_changes(None) == []
+    # What the engine accepts for both commit and import, HEALTHCHECK and LABEL included.
+    assert validate_changes(["LABEL a=b", "HEALTHCHECK CMD true", "STOPSIGNAL SIGINT"]) == [
+        "LABEL a=b", "HEALTHCHECK CMD true", "STOPSIGNAL SIGINT"]
+    with pytest.raises(InvalidInput, match=r"changes\[1\] 'RUN apt-get update' is not an instruction the engine"):
+        validate_changes(["ENV A=1", "RUN apt-get update"])
     with pytest.raises(InvalidInput, match=r"changes\[0\] 'WORKDIR'"):
-        validate_changes(["WORKDIR"], IMPORT_CHANGE_INSTRUCTIONS)
+        validate_changes(["WORKDIR"])
+
+
+@pytest.mark.parametrize("smuggled", ["ENV A=1\nRUN rm -rf /", "ENV A=1\rRUN id", "LABEL a=b\r\nFROM scratch"])
+def test_validate_changes_refuses_line_breaks(smuggled):
+    with pytest.raises(InvalidInput, match=r"changes\[0\] .* holds a line break; give each instruction as its own"):
+        validate_changes([smuggled])
 
 
 def test_target_reference():
