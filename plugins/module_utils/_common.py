@@ -125,6 +125,13 @@ def connect(params: Mapping[str, Any]) -> EngineClient:
     return EngineClient(engine_config(params))
 
 
+def prune_reason(count: int, check_mode: bool, what: str) -> str:
+    """Why a prune changed something or not: the decision is the engine's own, a change when it deletes anything."""
+    if not count:
+        return "no {0} matches".format(what)
+    return "{0} {1}(s) {2}".format(count, what, "would be removed" if check_mode else "removed by the engine")
+
+
 def image_diff(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> dict[str, Any]:
     """A diff of one image's identity (id and tags), for diff mode."""
     return {"before": _identity(before), "after": _identity(after)}

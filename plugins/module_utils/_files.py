@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -26,14 +27,79 @@ class FileWriteError(MobyEngineError):
     """The destination file could not be written."""
 
 
+def check_path(path: str) -> None:
+    """Refuse a path no file can have, before the os module raises a bare ValueError for it."""
+    if "\0" in path:
+        raise InvalidInput("{0!r} contains a NUL byte, which no file name can hold".format(path))
+
+
+def file_kind(mode: int) -> str:
+    """What a file of this st_mode is, in words, for messages that refuse anything but a regular file."""
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symbolic link"),
+                       (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "a regular file" if stat.S_ISREG(mode) else "a special file"
+
+
+def existing_file(path: str) -> Optional[os.stat_result]:
+    """lstat of the regular file at path, None when there is nothing there; InvalidInput for anything else.
+
+    Used before replacing path: renaming over a FIFO, a device or a link would replace that object
+    (as root, even /dev/null), which is never what writing an archive means.
+    """
+    check_path(path)
+    try:
+        status = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise InvalidInput("cannot examine {0}: {1}".format(path, exc.strerror or exc))
+    if not stat.S_ISREG(status.st_mode):
+        raise InvalidInput("{0} is {1}, not a regular file; it is left alone".format(path, file_kind(status.st_mode)))
+    return status
+
+
+def open_regular(path: str, follow_symlinks: bool = True) -> IO[bytes]:
+    """Open a regular file for reading; InvalidInput for anything else, without blocking or reading it.
+
+    A plain open() of a FIFO waits for a writer forever, and reading /dev/zero never ends: the type
+    is checked before opening, and again on the open descriptor (O_NONBLOCK, so that opening a FIFO
+    swapped in meanwhile returns at once) in case path changed in between.
+    """
+    check_path(path)
+    try:
+        status = os.stat(path) if follow_symlinks else os.lstat(path)
+        if stat.S_ISREG(status.st_mode):
+            flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+            descriptor = os.open(path, flags if follow_symlinks else flags | os.O_NOFOLLOW)
+            status = os.fstat(descriptor)
+            if not stat.S_ISREG(status.st_mode):
+                os.close(descriptor)
+    except FileNotFoundError:
+        raise InvalidInput("{0} is not a file on the managed host: it does not exist".format(path))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_symlinks:
+            raise InvalidInput("{0} is not a file on the managed host: it is a symbolic link".format(path))
+        raise InvalidInput("cannot read {0}: {1}".format(path, exc.strerror or exc))
+    if not stat.S_ISREG(status.st_mode):
+        raise InvalidInput("{0} is not a file on the managed host: it is {1}, not a regular file".format(
+            path, file_kind(status.st_mode)))
+    return os.fdopen(descriptor, "rb")
+
+
 class AtomicFile:
     """A file written under a temporary name next to ``path`` and renamed over it by ``commit()``.
 
     Leaving the ``with`` block without commit() (an engine error, a broken connection, a full
     disk) deletes the temporary file, so ``path`` is either the old file or the complete new one.
+    The new file keeps the old one's mode and (where the user may give it) owner and group.
+    Anything at ``path`` but a regular file (a FIFO, a device, a symbolic link, a directory) is refused.
     """
 
     def __init__(self, path: str) -> None:
+        check_path(path)
         self.path = path
         self.temp_path = ""
         self.file: IO[bytes]
@@ -46,6 +112,7 @@ class AtomicFile:
         raise Interrupted("interrupted by SIGTERM before the new {0} was complete".format(self.path))
 
     def __enter__(self) -> "AtomicFile":
+        existing_file(self.path)
         directory = os.path.dirname(os.path.abspath(self.path))
         try:
             descriptor, self.temp_path = tempfile.mkstemp(
@@ -58,15 +125,29 @@ class AtomicFile:
         return self
 
     def commit(self) -> None:
+        # Checked again just before the rename: the path may have changed since __enter__.
+        old = existing_file(self.path)
         try:
             self.file.flush()
-            os.fsync(self.file.fileno())
+            descriptor = self.file.fileno()
+            if old is not None:
+                _copy_owner(descriptor, old)
+            # After the chown, which clears set-id bits.
+            os.fchmod(descriptor, _mode_for(old))
+            os.fsync(descriptor)
             self.file.close()
-            os.chmod(self.temp_path, _mode_for(self.path))
             os.replace(self.temp_path, self.path)
         except OSError as exc:
             raise FileWriteError("cannot write {0}: {1}".format(self.path, exc.strerror or exc))
         self._committed = True
+        # The rename is durable only once the directory is on disk too; until then a crash can bring back the old file
+        # (or none, for a new one).
+        directory = os.path.dirname(os.path.abspath(self.path))
+        try:
+            _fsync_directory(directory)
+        except OSError as exc:
+            raise FileWriteError("{0} was replaced, but syncing its directory {1} to disk failed: {2}".format(
+                self.path, directory, exc.strerror or exc))
 
     def __exit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
         if self._previous_sigterm is not None:
@@ -84,21 +165,44 @@ class AtomicFile:
             raise FileWriteError("cannot write {0}: {1}".format(self.path, exc.strerror or exc)) from exc
 
 
-def _mode_for(path: str) -> int:
+def _mode_for(old: Optional[os.stat_result]) -> int:
     """Keep the permissions of the file being replaced; a new file gets the default under the umask."""
+    if old is not None:
+        return stat.S_IMODE(old.st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _copy_owner(descriptor: int, old: os.stat_result) -> None:
+    """Give the new file the old one's owner and group, as far as this user may."""
+    for uid in (old.st_uid, -1):
+        try:
+            os.fchown(descriptor, uid, old.st_gid)
+            return
+        except PermissionError:
+            # Not root: giving a file away is not allowed, but a group of one's own is; failing both, the
+            # file stays the user's, as with any file the user writes.
+            continue
+
+
+def _fsync_directory(directory: str) -> None:
+    descriptor = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
-        return stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        os.fsync(descriptor)
+    except OSError as exc:
+        # Some file systems cannot sync a directory at all; they have nothing more to write.
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise
+    finally:
+        os.close(descriptor)
 
 
 def file_digest(path: str) -> str:
-    """``sha256:<hex>`` of a file's content, read in chunks."""
+    """``sha256:<hex>`` of a regular file's content, read in chunks."""
     digest = hashlib.sha256()
     try:
-        with open(path, "rb") as source:
+        with open_regular(path) as source:
             for chunk in iter(lambda: source.read(HASH_CHUNK_SIZE), b""):
                 digest.update(chunk)
     except OSError as exc:

@@ -100,30 +100,41 @@ def parse_reference(text: str, default_tag: str | None = None) -> ImageReference
         raise InvalidInput("image reference {0!r} is too long".format(text[:60] + "..."))
     if text != text.strip() or any(c.isspace() for c in text):
         raise InvalidInput("image reference {0!r} contains white space".format(text))
+    remainder, digest = _split_digest(text)
+    remainder, tag = _split_tag(text, remainder)
+    domain, path = _split_repository(text, remainder)
+    if tag is None and digest is None:
+        tag = default_tag
+    return ImageReference(domain, path, tag, digest)
 
-    remainder = text
-    digest = None
-    if "@" in remainder:
-        remainder, digest = remainder.split("@", 1)
-        if not _DIGEST_RE.match(digest):
-            raise InvalidInput(
-                "image reference {0!r} has an invalid digest {1!r}: expected algorithm:hex, "
-                "for example sha256: followed by 64 lower-case hexadecimal digits".format(text, digest))
-        algorithm, hexpart = digest.split(":", 1)
-        if algorithm == "sha256" and len(hexpart) != 64:
-            raise InvalidInput(
-                "image reference {0!r} has an invalid sha256 digest: expected 64 lower-case hexadecimal digits, "
-                "got {1}".format(text, len(hexpart)))
 
-    tag = None
-    last_slash = remainder.rfind("/")
-    last_colon = remainder.rfind(":")
-    if last_colon > last_slash:
-        remainder, tag = remainder[:last_colon], remainder[last_colon + 1:]
-        if not _TAG_RE.match(tag):
-            raise InvalidInput(
-                "image reference {0!r} has an invalid tag {1!r}: {2}".format(text, tag, TAG_RULE))
+def _split_digest(text: str) -> tuple:
+    if "@" not in text:
+        return text, None
+    remainder, digest = text.split("@", 1)
+    if not _DIGEST_RE.match(digest):
+        raise InvalidInput(
+            "image reference {0!r} has an invalid digest {1!r}: expected algorithm:hex, "
+            "for example sha256: followed by 64 lower-case hexadecimal digits".format(text, digest))
+    algorithm, hexpart = digest.split(":", 1)
+    if algorithm == "sha256" and len(hexpart) != 64:
+        raise InvalidInput(
+            "image reference {0!r} has an invalid sha256 digest: expected 64 lower-case hexadecimal digits, "
+            "got {1}".format(text, len(hexpart)))
+    return remainder, digest
 
+
+def _split_tag(text: str, remainder: str) -> tuple:
+    last_slash, last_colon = remainder.rfind("/"), remainder.rfind(":")
+    if last_colon <= last_slash:
+        return remainder, None
+    tag = remainder[last_colon + 1:]
+    if not _TAG_RE.match(tag):
+        raise InvalidInput("image reference {0!r} has an invalid tag {1!r}: {2}".format(text, tag, TAG_RULE))
+    return remainder[:last_colon], tag
+
+
+def _split_repository(text: str, remainder: str) -> tuple:
     domain, path = split_domain(remainder)
     if domain.lower() != domain and "." not in domain and ":" not in domain:
         # The engine would take an upper-case first component for a registry; users mean a repository.
@@ -138,9 +149,7 @@ def parse_reference(text: str, default_tag: str | None = None) -> ImageReference
     if len(domain) + 1 + len(path) > MAX_NAME_LENGTH:
         raise InvalidInput(
             "image reference {0!r}: repository name is longer than {1} characters".format(text, MAX_NAME_LENGTH))
-    if tag is None and digest is None:
-        tag = default_tag
-    return ImageReference(domain, path, tag, digest)
+    return domain, path
 
 
 def split_domain(name: str) -> tuple[str, str]:

@@ -74,18 +74,33 @@ def target_reference(repository: str, tag: str) -> ImageReference:
     return ref if ref.tag else ref.with_tag(tag)
 
 
-def snapshot_result(target: str, before: Optional[dict], after: Optional[dict], changed: bool, check_mode: bool,
+def snapshot_decision(before: Optional[dict], operation: str, digest: str, force: bool) -> tuple:
+    """The idempotency decision of import and commit: (make the image?, why)."""
+    if force:
+        return True, "force is set"
+    if before is None:
+        return True, "the tag names no image yet"
+    recorded = recorded_fingerprint(before, operation)
+    if recorded is None:
+        return True, "the tag names an image this module's {0} did not make".format(operation)
+    if recorded != digest:
+        return True, "the tag names an image made from another source or with other options"
+    return False, "the tag already names an image made from this source with these options"
+
+
+def snapshot_result(target: str, before: Optional[dict], after: Optional[dict], decision: tuple, check_mode: bool,
                     operation: str, digest: str) -> dict[str, Any]:
     """The result of import or commit: change, fingerprint, the image ``target`` names, and the diff.
 
     ``after`` is the image after the task; in check mode a predicted new image does not exist yet,
     so the diff shows no id for it, only the fingerprint it would carry.
     """
+    changed, reason = decision
     made = after is not None and not (changed and check_mode)
     after_state = {"tag": target, "id": after["Id"] if made else None,
                    "fingerprint": recorded_fingerprint(after, operation) if made else digest}
     result: dict[str, Any] = {
-        "changed": changed, "fingerprint": digest,
+        "changed": changed, "reason": reason, "fingerprint": digest,
         "diff": {"before": {"tag": target, "id": (before or {}).get("Id"),
                             "fingerprint": recorded_fingerprint(before, operation)},
                  "after": after_state},

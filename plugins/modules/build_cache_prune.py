@@ -80,6 +80,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+reason:
+  description: Why the task changed (or in check mode would change) something, or did not.
+  returned: success
+  type: str
+  sample: no build cache record matches
 caches_deleted:
   description: Ids of the removed cache records (in check mode, of those a real run would remove).
   returned: always
@@ -111,7 +116,7 @@ from typing import Optional
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.moby.engine.plugins.module_utils._common import Task, run_module
+from ansible_collections.moby.engine.plugins.module_utils._common import Task, prune_reason, run_module
 from ansible_collections.moby.engine.plugins.module_utils._engines import Requirement
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput
 from ansible_collections.moby.engine.plugins.module_utils._files import parse_size
@@ -262,15 +267,16 @@ def run(task: Task) -> dict:
         records = client.system_df().get("BuildCache") or []
         prediction = CachePrunePrediction(records, filters, params["all"], keep_storage)
         removed = prediction.removed()
-        return {"changed": bool(removed), "caches_deleted": [record["ID"] for record in removed],
+        return {"changed": bool(removed), "reason": prune_reason(len(removed), check_mode, "build cache record"),
+                "caches_deleted": [record["ID"] for record in removed],
                 "space_reclaimed": sum(record.get("Size") or 0 for record in removed),
                 "approximate": bool(prediction.approximate_because),
                 "approximate_because": prediction.approximate_because}
     response = client.prune_build_cache(filters=encode_filters(filters),
                                         all_caches=params["all"] or None, keep_storage=keep_storage)
     deleted = response.get("CachesDeleted") or []
-    # The idempotency decision: the engine's own report of what it removed.
-    return {"changed": bool(deleted), "caches_deleted": deleted,
+    return {"changed": bool(deleted), "reason": prune_reason(len(deleted), check_mode, "build cache record"),
+            "caches_deleted": deleted,
             "space_reclaimed": response.get("SpaceReclaimed") or 0}
 
 

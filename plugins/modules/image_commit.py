@@ -101,6 +101,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+reason:
+  description: Why the task changed (or in check mode would change) something, or did not.
+  returned: success
+  type: str
+  sample: the tag names an image made from another source or with other options
 image:
   description: Inspect data of the image O(repository):O(tag) names after the task (before it, in check mode).
   returned: when the image exists
@@ -127,7 +132,7 @@ from ansible_collections.moby.engine.plugins.module_utils._common import Task, r
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, NotFound
 from ansible_collections.moby.engine.plugins.module_utils._snapshots import (
     fingerprint,
-    recorded_fingerprint,
+    snapshot_decision,
     snapshot_result,
     stamp_comment,
     target_reference,
@@ -184,18 +189,17 @@ def run(task: Task) -> dict:
                          author=params["author"], changes=changes, config=params["config"])
     before = client.inspect_image(target.familiar_tagged())
 
-    # The idempotency decision: commit unless the tag already names an image committed from this
-    # container with these options (pause does not shape the image, so it is not part of the fingerprint).
-    changed = params["force"] or recorded_fingerprint(before, OPERATION) != digest
+    # pause does not shape the image, so it is not part of the fingerprint.
+    decision = snapshot_decision(before, OPERATION, digest, params["force"])
     after = before
-    if changed and not check_mode:
+    if decision[0] and not check_mode:
         client.commit_container({
             "container": container["Id"], "repo": target.familiar_repository, "tag": target.tag,
             "comment": stamp_comment(params["comment"], OPERATION, digest), "author": params["author"],
             "pause": params["pause"], "changes": changes or None,
         }, commit_config(params["config"], container))
         after = client.inspect_image(target.familiar_tagged())
-    return dict(snapshot_result(target.familiar_tagged(), before, after, changed, check_mode, OPERATION, digest),
+    return dict(snapshot_result(target.familiar_tagged(), before, after, decision, check_mode, OPERATION, digest),
                 container=container["Id"])
 
 

@@ -93,6 +93,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+reason:
+  description: Why the task changed (or in check mode would change) something, or did not.
+  returned: success
+  type: str
+  sample: the tag already names an image made from this source with these options
 image:
   description: Inspect data of the image O(repository):O(tag) names after the task (before it, in check mode).
   returned: when the image exists
@@ -121,7 +126,7 @@ from ansible_collections.moby.engine.plugins.module_utils._files import file_dig
 from ansible_collections.moby.engine.plugins.module_utils._references import check_platform
 from ansible_collections.moby.engine.plugins.module_utils._snapshots import (
     fingerprint,
-    recorded_fingerprint,
+    snapshot_decision,
     snapshot_result,
     stamp_comment,
     target_reference,
@@ -161,10 +166,9 @@ def run(task: Task) -> dict:
                          platform=params["platform"])
     before = client.inspect_image(target.familiar_tagged())
 
-    # The idempotency decision: import unless the tag already names an image made from this source and options.
-    changed = params["force"] or recorded_fingerprint(before, OPERATION) != digest
+    decision = snapshot_decision(before, OPERATION, digest, params["force"])
     after = before
-    if changed and not check_mode:
+    if decision[0] and not check_mode:
         query = {"repo": target.familiar_repository, "tag": target.tag, "changes": changes or None,
                  "message": stamp_comment(params["comment"], OPERATION, digest), "platform": params["platform"]}
         if is_url:
@@ -173,7 +177,7 @@ def run(task: Task) -> dict:
             with open(params["source"], "rb") as body:
                 client.import_image(body, query)
         after = client.inspect_image(target.familiar_tagged())
-    return snapshot_result(target.familiar_tagged(), before, after, changed, check_mode, OPERATION, digest)
+    return snapshot_result(target.familiar_tagged(), before, after, decision, check_mode, OPERATION, digest)
 
 
 def main() -> None:

@@ -65,6 +65,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+reason:
+  description: Why the task changed (or in check mode would change) something, or did not.
+  returned: success
+  type: str
+  sample: 3 image(s) removed by the engine
 images_deleted:
   description:
     - Ids the engine deleted. Besides image ids, a real run lists the ids of the layers deleted with them.
@@ -102,12 +107,13 @@ import datetime
 import re
 import time
 
-from ansible_collections.moby.engine.plugins.module_utils._common import Task, run_module
+from ansible_collections.moby.engine.plugins.module_utils._common import Task, prune_reason, run_module
 from ansible_collections.moby.engine.plugins.module_utils._engines import Requirement
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput
 from ansible_collections.moby.engine.plugins.module_utils._filters import (
     IMAGE_LIST_FILTERS,
     IMAGE_PRUNE_FILTERS,
+    encode_filters,
     go_duration,
     normalize_filters,
     serialize_filters,
@@ -198,13 +204,15 @@ def run(task: Task) -> dict:
     if check_mode:
         # The prediction: the same selection the engine makes, from the image and container lists.
         candidates = prunable(client, filters)
-        return {"changed": bool(candidates), "images_deleted": [image["Id"] for image in candidates],
+        return {"changed": bool(candidates), "reason": prune_reason(len(candidates), check_mode, "image"),
+                "images_deleted": [image["Id"] for image in candidates],
                 "images_untagged": [tag for image in candidates for tag in image.get("RepoTags") or []
                                     if tag != "<none>:<none>"],
                 "space_reclaimed": sum(image.get("Size", 0) for image in candidates), "images": candidates}
-    response = client.prune_images(serialize_filters(filters, IMAGE_PRUNE_FILTERS))
+    response = client.prune_images(encode_filters(filters))
     entries = response.get("ImagesDeleted") or []
-    return {"changed": bool(entries), "images_deleted": [entry["Deleted"] for entry in entries if entry.get("Deleted")],
+    return {"changed": bool(entries), "reason": prune_reason(len(entries), check_mode, "image"),
+            "images_deleted": [entry["Deleted"] for entry in entries if entry.get("Deleted")],
             "images_untagged": [entry["Untagged"] for entry in entries if entry.get("Untagged")],
             "space_reclaimed": response.get("SpaceReclaimed") or 0}
 

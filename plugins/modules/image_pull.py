@@ -122,6 +122,10 @@ results:
       description: Whether this image was (or in check mode would be) pulled and changed.
       type: bool
       sample: true
+    reason:
+      description: Why the image was (or would be) pulled, or not.
+      type: str
+      sample: the local image already carries the registry's digest
     pulled:
       description: Whether bytes were requested from the registry for this image.
       type: bool
@@ -166,6 +170,25 @@ OPTIONS = {
 REQUIRES = {"all_tags": Requirement(feature="pull_all_tags")}
 
 
+def decide(present: bool, pull: str, ref: ImageReference, repo_digests: list, remote: str | None) -> tuple:
+    """The idempotency decision for one image: (pull?, why).
+
+    missing pulls only what is absent; always pulls when the registry's digest is not among the local
+    image's RepoDigests; a digest reference never changes.
+    """
+    if not present:
+        return True, "the image is not present (for this platform)"
+    if ref.digest:
+        return False, "the image is present, and what a digest names never changes"
+    if pull == "missing":
+        return False, "the image is present"
+    if remote is None:
+        return True, "the registry's digest is unknown, so the pull itself asks the registry"
+    if "{0}@{1}".format(ref.familiar_repository, remote) in repo_digests:
+        return False, "the local image already carries the registry's digest"
+    return True, "the registry has another digest than the local image"
+
+
 class ImagePuller:
     """Decides, per reference, whether a pull is needed, and performs it."""
 
@@ -191,18 +214,11 @@ class ImagePuller:
         present = before is not None and platform_matches(before, self.params["platform"])
         auth = self.creds.header_for(ref.registry)
         result = {"name": name, "pulled": False, "changed": False}
-
-        # The idempotency decision: missing -> pull when absent; always -> pull when the registry's
-        # digest is not among the local image's RepoDigests (a digest reference never changes).
-        if present and (self.params["pull"] == "missing" or ref.digest):
-            need_pull = False
-        elif present:
-            remote = self.registry_digest(ref, auth)
-            result["registry_digest"] = remote
-            need_pull = remote is None or "{0}@{1}".format(ref.familiar_repository, remote) not in (
-                before.get("RepoDigests") or [])
-        else:
-            need_pull = True
+        asks_registry = present and self.params["pull"] == "always" and not ref.digest
+        if asks_registry:
+            result["registry_digest"] = self.registry_digest(ref, auth)
+        need_pull, result["reason"] = decide(present, self.params["pull"], ref, (before or {}).get("RepoDigests") or [],
+                                             result.get("registry_digest"))
 
         after = before
         if need_pull and self.check_mode:

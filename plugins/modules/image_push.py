@@ -110,6 +110,11 @@ results:
   returned: success, with O(all_tags)
   type: list
   elements: dict
+reason:
+  description: Why the task changed (or in check mode would change) something, or did not.
+  returned: success
+  type: str
+  sample: the registry holds this image under the tag
 image:
   description: Inspect data of the local image, after the push (its C(RepoDigests) then include the pushed digest).
   returned: success
@@ -204,6 +209,20 @@ OPTIONS = {
 }
 
 
+def decide(ref: ImageReference, image: dict, remote_digest: str | None) -> tuple:
+    """The idempotency decision for one tag: (push?, why).
+
+    The engine records in RepoDigests every manifest digest it pushed or pulled for this image and
+    repository, so when the registry's digest for the tag is among them, the registry already holds
+    exactly this image under this tag and there is nothing to push.
+    """
+    if remote_digest is None:
+        return True, "the registry does not have the tag, or cannot say which digest it has"
+    if "{0}@{1}".format(ref.familiar_repository, remote_digest) in (image.get("RepoDigests") or []):
+        return False, "the registry holds this image under the tag"
+    return True, "the registry holds another image under the tag"
+
+
 class ImagePusher:
     """Decides whether the registry already holds the image under the tag, and pushes when not."""
 
@@ -264,13 +283,9 @@ class ImagePusher:
         remote = self.registry_descriptor(ref, header)
         remote_digest = remote.get("digest")
 
-        # The idempotency decision: the engine records in RepoDigests every manifest digest it pushed or
-        # pulled for this image and repository, so when the registry's digest for the tag is among them,
-        # the registry already holds exactly this image under this tag and there is nothing to push.
-        in_registry = remote_digest is not None and "{0}@{1}".format(
-            ref.familiar_repository, remote_digest) in (before.get("RepoDigests") or [])
-
-        result = {"name": ref.familiar_tagged(), "changed": not in_registry, "pushed": False, "image": before,
+        push, reason = decide(ref, before, remote_digest)
+        in_registry = not push
+        result = {"name": ref.familiar_tagged(), "changed": push, "reason": reason, "pushed": False, "image": before,
                   "registry_digest": remote_digest,
                   "digest": None, "size": None, "layers": layer_summary({})}
         if in_registry:

@@ -55,6 +55,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+reasons:
+  description: For each element of O(name), why it was (or would be) removed or left alone.
+  returned: success
+  type: dict
+  sample: {"app:1": the image exists, "app:0": there is no such image}
 image:
   description: Inspect data of the image before removal, when O(name) has one element that existed.
   returned: when O(name) has one element that existed
@@ -117,16 +122,21 @@ def refuse_like_engine(before: dict, name: str, force: bool) -> None:
                        "repositories".format(name))
 
 
+def decide(before: dict | None) -> tuple:
+    """The idempotency decision for one name: (remove?, why). Only an image that exists is removed."""
+    return (True, "the image exists") if before is not None else (False, "there is no such image")
+
+
 def run(task: Task) -> dict:
     client, params, check_mode = task.client, task.params, task.check_mode
     for name in params["name"]:
         parse_image_name(name)
-    result = {"changed": False, "deleted": [], "untagged": [], "absent": []}
+    result = {"changed": False, "deleted": [], "untagged": [], "absent": [], "reasons": {}}
     diffs = []
     for name in params["name"]:
         before = client.inspect_image(name)
-        # The idempotency decision: only an image that exists is removed.
-        if before is None:
+        remove, result["reasons"][name] = decide(before)
+        if not remove:
             result["absent"].append(name)
             diffs.append(image_diff(None, None))
             continue

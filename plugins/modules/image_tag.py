@@ -67,6 +67,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+reason:
+  description: Why the task changed (or in check mode would change) something, or did not.
+  returned: success
+  type: str
+  sample: targets missing: 1; naming another image: 0
 image:
   description: Inspect data of the source image (after tagging).
   returned: success
@@ -110,6 +115,25 @@ def targets(params: dict) -> list:
     return refs
 
 
+def decide(current_ids: dict, source_id: str, existing: str) -> tuple:
+    """The idempotency decision: (targets to tag, targets kept pointing elsewhere, why).
+
+    A target needs tagging when it is missing or points at another image, unless existing=keep.
+    """
+    elsewhere = [target for target, image_id in current_ids.items() if image_id not in (None, source_id)]
+    missing = [target for target, image_id in current_ids.items() if image_id is None]
+    if existing == "keep":
+        to_tag, kept = missing, elsewhere
+    else:
+        to_tag, kept = [target for target in current_ids if target in missing or target in elsewhere], []
+    if to_tag:
+        return to_tag, kept, "targets missing: {0}; naming another image: {1}".format(
+            len(missing), len(to_tag) - len(missing))
+    if kept:
+        return to_tag, kept, "the other targets name another image, kept because existing is keep"
+    return to_tag, kept, "every target already names the image"
+
+
 def run(task: Task) -> dict:
     client, params, check_mode = task.client, task.params, task.check_mode
     parse_image_name(params["name"])
@@ -117,23 +141,19 @@ def run(task: Task) -> dict:
     source = client.inspect_image(params["name"])
     if source is None:
         raise NotFound("no such image {0}".format(params["name"]))
-    before, to_tag, kept = {}, [], []
-    for ref in refs:
-        current = client.inspect_image(ref.familiar_tagged())
-        before[ref.familiar_tagged()] = current and current["Id"]
-        # The idempotency decision: a target needs tagging when missing or pointing elsewhere,
-        # unless the user asked to keep what is there.
-        if current is None or (current["Id"] != source["Id"] and params["existing"] == "overwrite"):
-            to_tag.append(ref)
-        elif current["Id"] != source["Id"]:
-            kept.append(ref.familiar_tagged())
+    by_name = {ref.familiar_tagged(): ref for ref in refs}
+    before = {}
+    for name in by_name:
+        current = client.inspect_image(name)
+        before[name] = current and current["Id"]
+    to_tag, kept, reason = decide(before, source["Id"], params["existing"])
     if not check_mode:
-        for ref in to_tag:
-            client.tag_image(source["Id"], ref.familiar_repository, ref.tag)
+        for name in to_tag:
+            client.tag_image(source["Id"], by_name[name].familiar_repository, by_name[name].tag)
         source = client.inspect_image(source["Id"])
-    after = dict(before, **{ref.familiar_tagged(): source["Id"] for ref in to_tag})
-    return {"changed": bool(to_tag), "image": source, "tagged": [ref.familiar_tagged() for ref in to_tag],
-            "kept": kept, "diff": {"before": before, "after": after}}
+    after = dict(before, **{name: source["Id"] for name in to_tag})
+    return {"changed": bool(to_tag), "reason": reason, "image": source, "tagged": to_tag, "kept": kept,
+            "diff": {"before": before, "after": after}}
 
 
 def main() -> None:

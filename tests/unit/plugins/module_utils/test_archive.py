@@ -20,6 +20,7 @@ from ansible_collections.moby.engine.plugins.module_utils._files import AtomicFi
 from ansible_collections.moby.engine.plugins.module_utils._snapshots import (
     fingerprint,
     recorded_fingerprint,
+    snapshot_decision,
     snapshot_result,
     stamp_comment,
     target_reference,
@@ -242,8 +243,9 @@ def test_fingerprint_is_stable_and_recorded():
 def test_snapshot_result_in_check_mode_predicts_the_fingerprint():
     old = "sha256:" + "a" * 64
     before = {"Id": "sha256:1", "Comment": stamp_comment(None, "commit", old)}
-    result = snapshot_result("app:1", before, before, True, True, "commit", "sha256:" + "b" * 64)
+    result = snapshot_result("app:1", before, before, (True, "why"), True, "commit", "sha256:" + "b" * 64)
     assert result["changed"] is True
+    assert result["reason"] == "why"
     assert result["image"] is before
     assert result["diff"] == {"before": {"tag": "app:1", "id": "sha256:1", "fingerprint": old},
                               "after": {"tag": "app:1", "id": None, "fingerprint": "sha256:" + "b" * 64}}
@@ -252,10 +254,23 @@ def test_snapshot_result_in_check_mode_predicts_the_fingerprint():
 def test_snapshot_result_after_a_real_run():
     new = "sha256:" + "c" * 64
     after = {"Id": "sha256:2", "Comment": stamp_comment("msg", "import", new)}
-    result = snapshot_result("app:1", None, after, True, False, "import", new)
+    result = snapshot_result("app:1", None, after, (True, "why"), False, "import", new)
     assert result["diff"]["before"] == {"tag": "app:1", "id": None, "fingerprint": None}
     assert result["diff"]["after"] == {"tag": "app:1", "id": "sha256:2", "fingerprint": new}
-    assert "image" not in snapshot_result("app:1", None, None, True, True, "import", new)
+    assert "image" not in snapshot_result("app:1", None, None, (True, "why"), True, "import", new)
+
+
+def test_snapshot_decision():
+    digest = "sha256:" + "d" * 64
+    made = {"Id": "sha256:3", "Comment": stamp_comment(None, "import", digest)}
+    assert snapshot_decision(made, "import", digest, force=False) == (
+        False, "the tag already names an image made from this source with these options")
+    assert snapshot_decision(made, "import", digest, force=True) == (True, "force is set")
+    assert snapshot_decision(None, "import", digest, force=False) == (True, "the tag names no image yet")
+    assert snapshot_decision(made, "import", "sha256:" + "e" * 64, force=False) == (
+        True, "the tag names an image made from another source or with other options")
+    assert snapshot_decision(made, "commit", digest, force=False) == (
+        True, "the tag names an image this module's commit did not make")
 
 
 def test_validate_changes():
