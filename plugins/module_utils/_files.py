@@ -70,23 +70,28 @@ def open_regular(path: str, follow_symlinks: bool = True) -> IO[bytes]:
     """
     check_path(path)
     try:
-        status = os.stat(path) if follow_symlinks else os.lstat(path)
-        if stat.S_ISREG(status.st_mode):
-            flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-            descriptor = os.open(path, flags if follow_symlinks else flags | os.O_NOFOLLOW)
-            status = os.fstat(descriptor)
-            if not stat.S_ISREG(status.st_mode):
-                os.close(descriptor)
+        _require_regular(path, os.stat(path) if follow_symlinks else os.lstat(path))
+        flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | (0 if follow_symlinks else os.O_NOFOLLOW)
+        descriptor = os.open(path, flags)
     except FileNotFoundError:
         raise InvalidInput("{0} is not a file on the managed host: it does not exist".format(path))
     except OSError as exc:
         if exc.errno == errno.ELOOP and not follow_symlinks:
             raise InvalidInput("{0} is not a file on the managed host: it is a symbolic link".format(path))
         raise InvalidInput("cannot read {0}: {1}".format(path, exc.strerror or exc))
+    try:
+        _require_regular(path, os.fstat(descriptor))
+        os.set_blocking(descriptor, True)
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return os.fdopen(descriptor, "rb")
+
+
+def _require_regular(path: str, status: os.stat_result) -> None:
     if not stat.S_ISREG(status.st_mode):
         raise InvalidInput("{0} is not a file on the managed host: it is {1}, not a regular file".format(
             path, file_kind(status.st_mode)))
-    return os.fdopen(descriptor, "rb")
 
 
 class AtomicFile:

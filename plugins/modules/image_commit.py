@@ -62,7 +62,7 @@ options:
   config:
     description:
       - Container configuration for the image, with the engine's field names (V(Cmd), V(Env), V(Labels),
-        V(ExposedPorts), V(WorkingDir)...). Every field not given is taken from the container's configuration:
+        V(ExposedPorts), V(WorkingDir)...). Every field not given is taken from the container's configuration -
         C(User), C(ExposedPorts), C(Env), C(Labels), C(Cmd), C(Entrypoint), C(Healthcheck), C(WorkingDir), C(Volumes)
         and C(StopSignal) by the engine (C(Env), C(Labels), C(ExposedPorts) and C(Volumes) are merged key by key), and
         C(OnBuild), C(Shell) and C(StopTimeout), which the engine would drop, by this module.

@@ -71,7 +71,7 @@ reason:
   description: Why the task changed (or in check mode would change) something, or did not.
   returned: success
   type: str
-  sample: targets missing: 1; naming another image: 0
+  sample: "targets missing: 1; naming another image: 0"
 image:
   description: Inspect data of the source image (after tagging).
   returned: success
