@@ -1,7 +1,8 @@
 # moby.engine developer entry points.
 #
 #   make demo   run playbooks/demo.yml twice against a real engine + registry (2nd run must not change anything)
-#   make test   sanity, units, integration, in that order; stops at the first failure
+#   make test   sanity, units, integration, docs, lint, molecule and the Podman pass, in that order;
+#               stops at the first failure
 #
 # Both work from a fresh clone as root: missing Debian packages are installed, dockerd and a local
 # registry are started in the background when needed (see scripts/engine-up.sh).

@@ -161,8 +161,8 @@ notes:
   - O(registry_auth) needs O(registry_auth.serveraddress) here, since a build may pull from several registries;
     it is then treated as one more entry of O(registry_auths).
   - In check mode nothing is uploaded or built, and base images missing locally are not pulled; a missing base image
-    therefore counts as a change. With O(rebuild=always) check mode predicts a change when O(name) is missing
-    or its digest differs, since the resulting image id cannot be known without building.
+    therefore counts as a change. With O(rebuild=always) check mode always predicts a change, since a build always
+    runs and the resulting image id cannot be known without building.
 seealso:
   - module: moby.engine.build_cache_prune
   - module: moby.engine.image_info
