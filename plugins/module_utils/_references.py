@@ -166,6 +166,12 @@ def split_domain(name: str) -> tuple[str, str]:
     return domain, path
 
 
+def carries_digest(image: dict | None, repository: str, digest: str | None) -> bool:
+    """Whether the engine recorded ``repository@digest`` for the image: it does so for every manifest it pushed
+    or pulled for that repository."""
+    return digest is not None and "{0}@{1}".format(repository, digest) in ((image or {}).get("RepoDigests") or [])
+
+
 def looks_like_image_id(text: str) -> bool:
     """True for a full or short image id (``sha256:...`` or 12+ hex digits)."""
     return bool(_IMAGE_ID_RE.match(text))

@@ -24,6 +24,15 @@ from ansible_collections.moby.engine.plugins.module_utils._references import Ima
 CHANGE_INSTRUCTIONS = frozenset(("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "HEALTHCHECK", "LABEL", "ONBUILD", "STOPSIGNAL",
                                  "USER", "VOLUME", "WORKDIR"))
 
+# The options import and commit share: where the image goes and what shapes its configuration.
+SNAPSHOT_OPTIONS = {
+    "repository": {"type": "str", "required": True},
+    "tag": {"type": "str", "default": "latest"},
+    "comment": {"type": "str"},
+    "changes": {"type": "list", "elements": "str", "default": []},
+    "force": {"type": "bool", "default": False},
+}
+
 _STAMP_RE = re.compile(r"\[moby\.engine (?P<operation>[a-z_]+) (?P<fingerprint>sha256:[0-9a-f]{64})\]\s*$")
 
 

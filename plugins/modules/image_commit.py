@@ -131,6 +131,7 @@ container:
 from ansible_collections.moby.engine.plugins.module_utils._common import Task, run_module
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, NotFound
 from ansible_collections.moby.engine.plugins.module_utils._snapshots import (
+    SNAPSHOT_OPTIONS,
     fingerprint,
     snapshot_decision,
     snapshot_result,
@@ -139,17 +140,8 @@ from ansible_collections.moby.engine.plugins.module_utils._snapshots import (
     validate_changes,
 )
 
-OPTIONS = {
-    "container": {"type": "str", "required": True},
-    "repository": {"type": "str", "required": True},
-    "tag": {"type": "str", "default": "latest"},
-    "comment": {"type": "str"},
-    "author": {"type": "str"},
-    "pause": {"type": "bool", "default": True},
-    "changes": {"type": "list", "elements": "str", "default": []},
-    "config": {"type": "dict", "default": {}},
-    "force": {"type": "bool", "default": False},
-}
+OPTIONS = dict(SNAPSHOT_OPTIONS, container={"type": "str", "required": True}, author={"type": "str"},
+               pause={"type": "bool", "default": True}, config={"type": "dict", "default": {}})
 OPERATION = "commit"
 # The fields of the engine's ContainerConfig (API v1.43). The engine ignores any other key without a
 # word, so a misspelt field would silently commit an image without the intended setting.

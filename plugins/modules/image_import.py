@@ -125,6 +125,7 @@ from ansible_collections.moby.engine.plugins.module_utils._errors import Invalid
 from ansible_collections.moby.engine.plugins.module_utils._files import file_digest
 from ansible_collections.moby.engine.plugins.module_utils._references import check_platform
 from ansible_collections.moby.engine.plugins.module_utils._snapshots import (
+    SNAPSHOT_OPTIONS,
     fingerprint,
     snapshot_decision,
     snapshot_result,
@@ -133,15 +134,7 @@ from ansible_collections.moby.engine.plugins.module_utils._snapshots import (
     validate_changes,
 )
 
-OPTIONS = {
-    "source": {"type": "str", "required": True},
-    "repository": {"type": "str", "required": True},
-    "tag": {"type": "str", "default": "latest"},
-    "comment": {"type": "str"},
-    "changes": {"type": "list", "elements": "str", "default": []},
-    "platform": {"type": "str"},
-    "force": {"type": "bool", "default": False},
-}
+OPTIONS = dict(SNAPSHOT_OPTIONS, source={"type": "str", "required": True}, platform={"type": "str"})
 OPERATION = "import"
 
 

@@ -154,6 +154,7 @@ from ansible_collections.moby.engine.plugins.module_utils._errors import EngineA
 from ansible_collections.moby.engine.plugins.module_utils._filters import IMAGE_LIST_FILTERS, serialize_filters
 from ansible_collections.moby.engine.plugins.module_utils._references import (
     ImageReference,
+    carries_digest,
     check_platform,
     parse_reference,
     platform_matches,
@@ -170,7 +171,7 @@ OPTIONS = {
 REQUIRES = {"all_tags": Requirement(feature="pull_all_tags")}
 
 
-def decide(present: bool, pull: str, ref: ImageReference, repo_digests: list, remote: str | None) -> tuple:
+def decide(present: bool, pull: str, ref: ImageReference, image: dict | None, remote: str | None) -> tuple:
     """The idempotency decision for one image: (pull?, why).
 
     missing pulls only what is absent; always pulls when the registry's digest is not among the local
@@ -184,7 +185,7 @@ def decide(present: bool, pull: str, ref: ImageReference, repo_digests: list, re
         return False, "the image is present"
     if remote is None:
         return True, "the registry's digest is unknown, so the pull itself asks the registry"
-    if "{0}@{1}".format(ref.familiar_repository, remote) in repo_digests:
+    if carries_digest(image, ref.familiar_repository, remote):
         return False, "the local image already carries the registry's digest"
     return True, "the registry has another digest than the local image"
 
@@ -217,8 +218,7 @@ class ImagePuller:
         asks_registry = present and self.params["pull"] == "always" and not ref.digest
         if asks_registry:
             result["registry_digest"] = self.registry_digest(ref, auth)
-        need_pull, result["reason"] = decide(present, self.params["pull"], ref, (before or {}).get("RepoDigests") or [],
-                                             result.get("registry_digest"))
+        need_pull, result["reason"] = decide(present, self.params["pull"], ref, before, result.get("registry_digest"))
 
         after = before
         if need_pull and self.check_mode:

@@ -199,6 +199,7 @@ from ansible_collections.moby.engine.plugins.module_utils._filters import IMAGE_
 from ansible_collections.moby.engine.plugins.module_utils._references import (
     DEFAULT_TAG,
     ImageReference,
+    carries_digest,
     parse_reference,
 )
 
@@ -218,7 +219,7 @@ def decide(ref: ImageReference, image: dict, remote_digest: str | None) -> tuple
     """
     if remote_digest is None:
         return True, "the registry does not have the tag, or cannot say which digest it has"
-    if "{0}@{1}".format(ref.familiar_repository, remote_digest) in (image.get("RepoDigests") or []):
+    if carries_digest(image, ref.familiar_repository, remote_digest):
         return False, "the registry holds this image under the tag"
     return True, "the registry holds another image under the tag"
 
