@@ -16,12 +16,25 @@ options:
       - A C(tcp://) address without TLS gives anyone who can reach that port full control of the
         engine's host (root). Use TLS with client certificates for remote engines.
       - C(unix://) needs three slashes before an absolute path; V(unix://var/run/docker.sock) is refused.
-      - If not set, the value of the E(DOCKER_HOST) environment variable is used (an empty one counts as unset).
+      - If not set, the value of the E(DOCKER_HOST) environment variable is used (an empty one counts as unset);
+        when neither is set, the docker context that applies (see O(docker_context)), else
+        V(unix:///var/run/docker.sock).
       - E(HTTP_PROXY), E(HTTPS_PROXY) and E(NO_PROXY) apply to C(tcp://), C(http://) and C(https://) engines, as
         they do for the docker CLI; set E(NO_PROXY) for the engine's host when a proxy must not be used.
     type: str
-    default: unix:///var/run/docker.sock
     aliases: [docker_url]
+  docker_context:
+    description:
+      - Name of a docker CLI context (as made by C(docker context create)) whose engine address and TLS material
+        to use, read from the C(contexts) directory of the docker CLI's configuration (E(DOCKER_CONFIG), or
+        C(~/.docker)) on the managed host.
+      - When not set, as with the docker CLI, O(docker_host) (or E(DOCKER_HOST)) wins; else the context named by
+        E(DOCKER_CONTEXT); else the C(currentContext) of C(config.json) (C(docker context use)); the context
+        V(default) means the plain engine address.
+      - Options given explicitly (O(ca_path), O(client_cert), O(client_key), O(validate_certs)) win over the
+        context's.
+    type: str
+    aliases: [context]
   tls:
     description:
       - Connect to the engine over TLS.

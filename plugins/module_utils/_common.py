@@ -20,6 +20,7 @@ from typing import Any, Optional, Union
 from ansible.module_utils.basic import AnsibleFallbackNotFound, AnsibleModule
 
 from ansible_collections.moby.engine.plugins.module_utils._client import EngineClient
+from ansible_collections.moby.engine.plugins.module_utils._contexts import config_dir, context_name, load_context
 from ansible_collections.moby.engine.plugins.module_utils._engines import Requirement, unmet_requirement
 from ansible_collections.moby.engine.plugins.module_utils._errors import (
     InvalidInput,
@@ -49,8 +50,10 @@ def env_flag(*names: str) -> bool:
 
 
 ENGINE_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
-    "docker_host": {"type": "str", "default": DEFAULT_DOCKER_HOST, "aliases": ["docker_url"],
-                    "fallback": (env_value, ["DOCKER_HOST"])},
+    # No default here: an address given (or DOCKER_HOST) wins over DOCKER_CONTEXT and the current context,
+    # so "not given" must stay visible; engine_config() falls back to DEFAULT_DOCKER_HOST.
+    "docker_host": {"type": "str", "aliases": ["docker_url"], "fallback": (env_value, ["DOCKER_HOST"])},
+    "docker_context": {"type": "str", "aliases": ["context"]},
     "tls": {"type": "bool", "default": False, "fallback": (env_flag, ["DOCKER_TLS"])},
     "validate_certs": {"type": "bool", "aliases": ["tls_verify"], "fallback": (env_flag, ["DOCKER_TLS_VERIFY"])},
     "ca_path": {"type": "path", "aliases": ["ca_cert", "cacert_path"]},
@@ -100,18 +103,24 @@ def cert_dir() -> str:
 
 
 def engine_config(params: Mapping[str, Any]) -> EngineConfig:
-    """EngineConfig from module params; with TLS, certificate paths default as the docker CLI's do."""
-    use_tls = params["tls"] or params["validate_certs"] or str(params["docker_host"]).startswith("https:")
-    directory = cert_dir() if use_tls else None
+    """EngineConfig from module params and the docker context that applies, as the docker CLI resolves them."""
+    directory = config_dir()
+    name = context_name(params.get("docker_context"), params.get("docker_host") is not None, directory)
+    context = load_context(name, directory) if name else None
+    host = context.host if context else params.get("docker_host") or DEFAULT_DOCKER_HOST
+    validate_certs = params["validate_certs"]
+    if validate_certs is None and context is not None and context.has_tls:
+        validate_certs = not context.skip_tls_verify
+    use_tls = params["tls"] or bool(validate_certs) or host.startswith("https:") or bool(context and context.has_tls)
     paths = {}
     for option, filename in _CERT_FILES.items():
-        paths[option] = params.get(option)
-        if not paths[option] and directory and os.path.exists(os.path.join(directory, filename)):
-            paths[option] = os.path.join(directory, filename)
+        paths[option] = params.get(option) or (getattr(context, option) if context else None)
+        if not paths[option] and use_tls and not context and os.path.exists(os.path.join(cert_dir(), filename)):
+            paths[option] = os.path.join(cert_dir(), filename)
     return EngineConfig(
-        docker_host=params["docker_host"],
-        tls=params["tls"],
-        validate_certs=params["validate_certs"],
+        docker_host=host,
+        tls=bool(use_tls),
+        validate_certs=validate_certs,
         ca_path=paths["ca_path"],
         client_cert=paths["client_cert"],
         client_key=paths["client_key"],
