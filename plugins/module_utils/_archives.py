@@ -11,9 +11,10 @@ import json
 import os
 import tarfile
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import IO, Any, Iterable, Optional
 
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput
+from ansible_collections.moby.engine.plugins.module_utils._files import UnreadableFile, open_regular
 from ansible_collections.moby.engine.plugins.module_utils._references import parse_reference
 
 # manifest.json, index.json and manifest blobs are small; refuse to read a "manifest" the size of a layer.
@@ -29,6 +30,20 @@ _INDEX_MEDIA_TYPES = frozenset((
 _CONTAINERD_NAME = "io.containerd.image.name"
 _OCI_REF_NAME = "org.opencontainers.image.ref.name"
 _COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+# tarfile reads a PAX or GNU long-name header's whole data into memory as soon as it meets one, and
+# follows a chain of them by recursion: a 510 KiB .tar.gz claiming a 512 MiB PAX header took 1.5 GiB.
+# Real headers hold a few long names or attributes; these bounds are far above any archive docker
+# save, Podman or an OCI exporter writes, and far below what hurts a managed host.
+MAX_HEADER_SIZE = 1024 * 1024
+MAX_HEADER_CHAIN = 8
+MAX_HEADERS_TOTAL = 16 * 1024 * 1024
+# Each member costs tarfile a TarInfo kept in memory; image archives have a few per layer.
+MAX_MEMBERS = 100000
+_GNUTYPE_SPARSE = tarfile.GNUTYPE_SPARSE
+_EXTENDED_HEADER_TYPES = frozenset((tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE,
+                                    tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK))
+# Beyond any JSON an image archive holds; Python before 3.11 converts long digit strings in quadratic time.
+_MAX_JSON_NUMBER_DIGITS = 100
 
 
 class InvalidArchive(InvalidInput):
@@ -54,23 +69,101 @@ def images_as_dict(images: Iterable[ArchiveImage]) -> dict[str, list[str]]:
 # -- reading archives ------------------------------------------------------
 
 
-def read_archive(path: str) -> list[ArchiveImage]:
+class _Refused(Exception):
+    """A member tarfile must not go on reading; read_archive names the file in the InvalidArchive."""
+
+
+class _HeaderBudget:
+    """What one archive has spent on extended headers: along the chain being read, and in all."""
+
+    def __init__(self) -> None:
+        self.chain_length = 0
+        self.total = 0
+
+
+class _GuardedTarInfo(tarfile.TarInfo):
+    """A TarInfo that refuses oversized extended headers before tarfile reads them into memory.
+
+    tarfile.py names _proc_member as the hook for subclasses; it is called with the header block
+    parsed and the header's data not read yet.
+    """
+
+    def _proc_member(self, tarfile):  # pylint: disable=redefined-outer-name
+        if self.type == _GNUTYPE_SPARSE:
+            _refuse_sparse(self)
+        if self.type not in _EXTENDED_HEADER_TYPES:
+            return super()._proc_member(tarfile)
+        budget = tarfile.__dict__.setdefault("_moby_header_budget", _HeaderBudget())
+        if self.size > MAX_HEADER_SIZE:
+            raise _Refused("the {0} header of member {1} claims {2} bytes, more than the {3} any image archive "
+                           "needs; it is not an image archive".format(
+                               _header_kind(self.type), _shown(self), self.size, MAX_HEADER_SIZE))
+        if budget.chain_length >= MAX_HEADER_CHAIN or budget.total + self.size > MAX_HEADERS_TOTAL:
+            raise _Refused("member {0} comes after too many extended tar headers ({1} in a row, {2} bytes in the "
+                           "archive); it is not an image archive".format(
+                               _shown(self), budget.chain_length + 1, budget.total + self.size))
+        budget.chain_length += 1
+        budget.total += self.size
+        try:
+            return super()._proc_member(tarfile)
+        finally:
+            budget.chain_length -= 1
+
+    # A PAX header can announce a sparse file whose map (format 1.0) tarfile reads for as long as the map
+    # claims; the 0.x formats keep the map in the (bounded) header. All are refused alike.
+    def _proc_gnusparse_00(self, *args: Any) -> None:
+        _refuse_sparse(args[0])
+
+    def _proc_gnusparse_01(self, *args: Any) -> None:
+        _refuse_sparse(args[0])
+
+    def _proc_gnusparse_10(self, *args: Any) -> None:
+        _refuse_sparse(args[0])
+
+
+def _refuse_sparse(member: tarfile.TarInfo) -> None:
+    # tarfile reads a GNU sparse map block by block for as long as the archive says. No image archive has
+    # one: docker save, Podman and OCI exporters write with Go's archive/tar, which writes no sparse files.
+    raise _Refused("member {0} is a sparse file, which no image archive holds".format(_shown(member)))
+
+
+def _shown(member: tarfile.TarInfo) -> str:
+    return repr(member.name[:200]) if member.name else "(unnamed)"
+
+
+def _header_kind(member_type: bytes) -> str:
+    if member_type in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK):
+        return "GNU long name"
+    return "PAX global" if member_type == tarfile.XGLTYPE else "PAX extended"
+
+
+def read_archive(path: str, source: Optional[IO[bytes]] = None) -> list[ArchiveImage]:
     """The images an archive holds, sorted by id; raise InvalidArchive when it is not a complete one.
 
+    ``source`` is the archive already opened (by open_regular), read from its start; without it,
+    path is opened here, and must be a regular file (or a link to one).
     Only tar headers and the small metadata files are read: layers are skipped with seeks,
     so this costs milliseconds even for archives of many GiB.
     """
-    try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as probe:
-            compressed = probe.read(6).startswith(_COMPRESSED_MAGIC)
+    if source is None:
         try:
-            archive = tarfile.open(path, "r:*")
+            opened = open_regular(path)
+        except UnreadableFile as exc:
+            raise InvalidArchive("cannot read {0}: {1}".format(path, exc.reason))
+        with opened:
+            return read_archive(path, opened)
+    try:
+        size = os.fstat(source.fileno()).st_size
+        source.seek(0)
+        compressed = source.read(6).startswith(_COMPRESSED_MAGIC)
+        source.seek(0)
+        try:
+            archive = tarfile.open(fileobj=source, mode="r:*", tarinfo=_GuardedTarInfo)
         except tarfile.ReadError:
             raise InvalidArchive("{0} is not a tar archive (plain, or compressed with gzip, bzip2 or xz); "
                                  "give an archive written by docker save or image_export".format(path))
         with archive:
-            members = {_member_name(member.name): member for member in archive.getmembers()}
+            members = _members(archive)
             if not compressed:
                 _check_complete(members.values(), size)
             if "manifest.json" in members:
@@ -79,14 +172,28 @@ def read_archive(path: str) -> list[ArchiveImage]:
                 return merge_images(_images_from_index(archive, members))
     except InvalidArchive:
         raise
+    except _Refused as exc:
+        raise InvalidArchive("{0}: {1}".format(path, exc))
+    except RecursionError:
+        raise InvalidArchive("{0} is damaged: its tar headers nest too deeply".format(path))
     # A damaged compressed stream raises EOFError or ValueError; JSON of the wrong shape a Key/Type/AttributeError.
-    except (tarfile.TarError, EOFError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (tarfile.TarError, EOFError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
         raise InvalidArchive("{0} is damaged or cut short ({1}); write it again".format(path, exc or type(exc).__name__))
     except OSError as exc:
         raise InvalidArchive("cannot read {0}: {1}".format(path, exc.strerror or exc))
     raise InvalidArchive(
         "{0} holds neither manifest.json nor index.json: it is not an image archive (as written by "
         "docker save or image_export), or it was cut short".format(path))
+
+
+def _members(archive: tarfile.TarFile) -> dict[str, tarfile.TarInfo]:
+    members = {}
+    for count, member in enumerate(archive, 1):
+        if count > MAX_MEMBERS:
+            raise InvalidArchive("the archive has more than {0} members, more than any image archive; it is not "
+                                 "an image archive (or a hostile one)".format(MAX_MEMBERS))
+        members[_member_name(member.name)] = member
+    return members
 
 
 def _member_name(name: str) -> str:
@@ -109,9 +216,17 @@ def _read_json(archive: tarfile.TarFile, members: dict, name: str) -> Any:
         raise InvalidArchive("{0} in the archive is {1} bytes, too large for image metadata".format(name, member.size))
     handle = archive.extractfile(member)
     try:
-        return json.loads(handle.read().decode("utf-8"))
+        return json.loads(handle.read().decode("utf-8"), parse_int=_json_int)
+    except RecursionError:
+        raise InvalidArchive("{0} in the archive nests too deeply to be image metadata".format(name))
     except ValueError as exc:
         raise InvalidArchive("{0} in the archive is not valid JSON: {1}".format(name, exc))
+
+
+def _json_int(text: str) -> int:
+    if len(text) > _MAX_JSON_NUMBER_DIGITS:
+        raise ValueError("a number of {0} digits".format(len(text)))
+    return int(text)
 
 
 def _require(members: dict, names: Iterable[str]) -> None:

@@ -27,6 +27,19 @@ class FileWriteError(MobyEngineError):
     """The destination file could not be written."""
 
 
+class UnreadableFile(InvalidInput):
+    """A path that cannot be read as a regular file; ``reason`` says why without repeating the path."""
+
+    def __init__(self, message: str, path: str, reason: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.reason = reason
+
+
+def _not_a_file(path: str, reason: str) -> UnreadableFile:
+    return UnreadableFile("{0} is not a file on the managed host: {1}".format(path, reason), path, reason)
+
+
 def check_path(path: str) -> None:
     """Refuse a path no file can have, before the os module raises a bare ValueError for it."""
     if "\0" in path:
@@ -74,11 +87,12 @@ def open_regular(path: str, follow_symlinks: bool = True) -> IO[bytes]:
         flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | (0 if follow_symlinks else os.O_NOFOLLOW)
         descriptor = os.open(path, flags)
     except FileNotFoundError:
-        raise InvalidInput("{0} is not a file on the managed host: it does not exist".format(path))
+        raise _not_a_file(path, "it does not exist")
     except OSError as exc:
         if exc.errno == errno.ELOOP and not follow_symlinks:
-            raise InvalidInput("{0} is not a file on the managed host: it is a symbolic link".format(path))
-        raise InvalidInput("cannot read {0}: {1}".format(path, exc.strerror or exc))
+            raise _not_a_file(path, "it is a symbolic link")
+        reason = exc.strerror or str(exc)
+        raise UnreadableFile("cannot read {0}: {1}".format(path, reason), path, reason)
     try:
         _require_regular(path, os.fstat(descriptor))
         os.set_blocking(descriptor, True)
@@ -90,8 +104,7 @@ def open_regular(path: str, follow_symlinks: bool = True) -> IO[bytes]:
 
 def _require_regular(path: str, status: os.stat_result) -> None:
     if not stat.S_ISREG(status.st_mode):
-        raise InvalidInput("{0} is not a file on the managed host: it is {1}, not a regular file".format(
-            path, file_kind(status.st_mode)))
+        raise _not_a_file(path, "it is {0}, not a regular file".format(file_kind(status.st_mode)))
 
 
 class AtomicFile:

@@ -38,13 +38,24 @@ options:
   path:
     description:
       - Where to write the archive on the managed host. Its directory must exist.
-      - A replaced file keeps its permissions; a new file gets the default permissions under the umask.
+      - A replaced file keeps its permissions, and its owner and group where the user running the module may
+        give them (root always may); a new file gets the default permissions under the umask.
+      - When O(path) exists it must be a regular file. A FIFO, a device, a socket or a symbolic link there is
+        refused and left alone; see the notes.
     type: path
     required: true
   force:
     description: Write the archive even when O(path) already holds the same images and tags.
     type: bool
     default: false
+notes:
+  - A symbolic link at O(path) is refused rather than followed or replaced, as C(docker save -o) does since
+    Docker 28.1 ("cannot write to a symbolic link directly"; older CLIs renamed the new archive over the link,
+    turning it into a file). Following it would let whoever can create a link in that directory choose which
+    file the module (often run as root) replaces; replacing it would silently break the link. Give the path
+    the link points to instead.
+  - The new archive is written to disk (C(fsync)) before it is renamed over the old one, and the directory
+    after the rename, so that after a crash O(path) holds the old archive or the complete new one.
 seealso:
   - module: moby.engine.image_load
 """
@@ -105,6 +116,7 @@ image:
 """
 
 import os
+import stat
 
 from ansible_collections.moby.engine.plugins.module_utils._archives import (
     ArchiveImage,
@@ -115,7 +127,7 @@ from ansible_collections.moby.engine.plugins.module_utils._archives import (
 )
 from ansible_collections.moby.engine.plugins.module_utils._common import Task, run_module
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, NotFound
-from ansible_collections.moby.engine.plugins.module_utils._files import AtomicFile
+from ansible_collections.moby.engine.plugins.module_utils._files import AtomicFile, UnreadableFile, check_path, file_kind, open_regular
 from ansible_collections.moby.engine.plugins.module_utils._references import looks_like_image_id, parse_image_name
 
 OPTIONS = {
@@ -143,14 +155,27 @@ def resolve(client, name: str) -> tuple:
 
 def current_archive(path: str) -> dict | None:
     """``{id: [tags]}`` of the archive at path, or None when there is no readable archive there."""
-    if os.path.isdir(path):
-        raise InvalidInput("path {0} is a directory; give the archive's file name".format(path))
-    if not os.path.exists(path):
-        return None
+    check_path(path)
     try:
-        return images_as_dict(read_archive(path))
-    except InvalidArchive:
-        # Whatever is there is not an archive of images: it gets replaced.
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise InvalidInput("cannot examine path {0}: {1}".format(path, exc.strerror or exc))
+    if stat.S_ISDIR(mode):
+        raise InvalidInput("path {0} is a directory; give the archive's file name".format(path))
+    if stat.S_ISLNK(mode):
+        raise InvalidInput("path {0} is a symbolic link (to {1}); image_export does not write through links, as "
+                           "docker save -o does not: give the file's own path".format(path, os.path.realpath(path)))
+    if not stat.S_ISREG(mode):
+        # Reading a FIFO to decide idempotency would wait for a writer for ever; replacing a device is never meant.
+        raise InvalidInput("path {0} is {1}, not a regular file; image_export writes regular files only".format(
+            path, file_kind(mode)))
+    try:
+        with open_regular(path, follow_symlinks=False) as existing:
+            return images_as_dict(read_archive(path, existing))
+    except (InvalidArchive, UnreadableFile):
+        # Whatever is there is not an archive of images (or not one this user can read): it gets replaced.
         return None
 
 

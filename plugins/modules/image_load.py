@@ -17,6 +17,7 @@ description:
   - An archive that is cut short, lacks files its manifest names, or is not an image archive at all fails
     before anything is sent, so no image changes.
   - Archives compressed with gzip, bzip2 or xz are accepted, as the engine accepts them.
+  - The archive is opened once; the file checked is the file uploaded, even if O(path) is replaced meanwhile.
 author:
   - moby.engine contributors (@moby-engine)
 extends_documentation_fragment:
@@ -27,7 +28,9 @@ attributes:
     details: For each image of the archive, the tags it carries on the engine before and after.
 options:
   path:
-    description: The archive on the managed host, as written by M(moby.engine.image_export) or C(docker save).
+    description:
+      - The archive on the managed host, as written by M(moby.engine.image_export) or C(docker save).
+      - It must be a regular file, or a symbolic link to one; a FIFO or a device is refused without reading it.
     type: path
     required: true
   quiet:
@@ -96,17 +99,14 @@ image:
     RepoTags: [registry.example.com/team/app:2.3.1]
 """
 
-import os
-
 from ansible_collections.moby.engine.plugins.module_utils._archives import read_archive
 from ansible_collections.moby.engine.plugins.module_utils._common import Task, run_module
-from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput
+from ansible_collections.moby.engine.plugins.module_utils._files import open_regular
 
 OPTIONS = {
     "path": {"type": "path", "required": True},
     "quiet": {"type": "bool", "default": True},
 }
-
 
 
 def engine_state(client, archive_images: list) -> tuple:
@@ -124,21 +124,22 @@ def engine_state(client, archive_images: list) -> tuple:
 def run(task: Task) -> dict:
     client, params, check_mode = task.client, task.params, task.check_mode
     path = params["path"]
-    if not os.path.isfile(path):
-        raise InvalidInput("{0} is not a file on the managed host".format(path))
-    archive_images = read_archive(path)
-    wanted = {image.id: list(image.tags) for image in archive_images}
-    before, present = engine_state(client, archive_images)
+    # Never a plain open(): a FIFO would block it, and a link to /dev/zero be read for ever.
+    with open_regular(path) as archive:
+        archive_images = read_archive(path, archive)
+        wanted = {image.id: list(image.tags) for image in archive_images}
+        before, present = engine_state(client, archive_images)
 
-    # The idempotency decision: upload unless every image exists with the same id and all the archive's tags.
-    changed = before != wanted
-    loaded, after = [], before
-    if changed and not check_mode:
-        with open(path, "rb") as archive:
+        # The idempotency decision: upload unless every image exists with the same id and all the archive's tags.
+        changed = before != wanted
+        loaded, after = [], before
+        if changed and not check_mode:
+            # The file just read, not whatever path names now.
+            archive.seek(0)
             _summary, loaded = client.load_images(archive, quiet=params["quiet"])
-        after, present = engine_state(client, archive_images)
-    elif changed:
-        after = wanted
+            after, present = engine_state(client, archive_images)
+        elif changed:
+            after = wanted
     result = {
         "changed": changed, "archive_images": [image.as_dict() for image in archive_images], "loaded": loaded,
         "images": present, "diff": {"before": before, "after": after},
