@@ -12,7 +12,13 @@ options:
   docker_host:
     description:
       - Address of the Docker engine API.
-      - C(unix:///path/to/socket), C(tcp://host:port), C(http://host:port) or C(https://host:port).
+      - C(unix:///path/to/socket), C(tcp://host:port), C(http://host:port), C(https://host:port) or
+        C(ssh://[user@]host[:port]).
+      - With C(ssh://) each connection runs C(ssh ... host docker system dial-stdio) on the managed host, as the docker
+        CLI does, so the far side needs only the docker CLI and an engine, and the managed host needs the OpenSSH
+        client and a key the far side accepts (no password prompt: BatchMode). A module runs on the managed host,
+        so C(ssh://) is for driving another host from it (for example a bastion driving engines it can reach); to
+        manage a host's own engine, run the task on that host with the default socket.
       - A C(tcp://) address without TLS gives anyone who can reach that port full control of the
         engine's host (root). Use TLS with client certificates for remote engines.
       - C(unix://) needs three slashes before an absolute path; V(unix://var/run/docker.sock) is refused.
@@ -84,6 +90,11 @@ options:
     type: str
     default: auto
     aliases: [docker_api_version]
+  ssh_config:
+    description:
+      - With an C(ssh://) O(docker_host), the ssh configuration file to use (C(ssh -F)) instead of the user's
+        C(~/.ssh/config), for example to name the identity file, the known hosts file or a jump host.
+    type: path
   timeout:
     description:
       - Seconds to wait for the connection to the engine and for a plain answer (inspect, list, tag, remove).

@@ -63,6 +63,7 @@ ENGINE_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "api_version": {"type": "str", "default": "auto", "aliases": ["docker_api_version"],
                     "fallback": (env_value, ["DOCKER_API_VERSION"])},
     "timeout": {"type": "int", "default": DEFAULT_TIMEOUT, "fallback": (env_value, ["DOCKER_TIMEOUT"])},
+    "ssh_config": {"type": "path"},
 }
 
 REGISTRY_AUTH_OPTIONS: dict[str, dict[str, Any]] = {
@@ -127,6 +128,7 @@ def engine_config(params: Mapping[str, Any]) -> EngineConfig:
         tls_hostname=params.get("tls_hostname"),
         api_version=params["api_version"],
         timeout=params["timeout"],
+        ssh_config=params.get("ssh_config"),
     )
 
 

@@ -38,6 +38,7 @@ from ansible_collections.moby.engine.plugins.module_utils._errors import (
     StreamError,
     UnsupportedApiVersion,
 )
+from ansible_collections.moby.engine.plugins.module_utils._ssh import SSH_BASE_URL, SSHAdapter, ssh_command
 from ansible_collections.moby.engine.plugins.module_utils._stream import ProgressSummary, decode_json_stream
 
 try:
@@ -124,6 +125,7 @@ class EngineConfig:
     tls_hostname: Optional[str] = None
     api_version: str = "auto"
     timeout: int = DEFAULT_TIMEOUT
+    ssh_config: Optional[str] = None
 
     @property
     def scheme(self) -> str:
@@ -140,10 +142,11 @@ class EngineConfig:
         return self.validate_certs is not False
 
     def validate(self) -> None:
-        if self.scheme not in ("unix", "tcp", "http", "https"):
+        if self.scheme not in ("unix", "tcp", "http", "https", "ssh"):
             raise InvalidInput(
                 "docker_host {0!r} has an unsupported scheme; expected unix:///path/to/socket, "
-                "tcp://host:port, http://host:port or https://host:port".format(self.docker_host))
+                "tcp://host:port, http://host:port, https://host:port or ssh://[user@]host[:port]".format(
+                    self.docker_host))
         if self.scheme == "unix" and urlsplit(self.docker_host).netloc:
             # unix://var/run/docker.sock parses as host "var" and path /run/docker.sock: refuse, don't guess.
             raise InvalidInput("docker_host {0!r} needs three slashes before an absolute socket path, as in "
@@ -175,6 +178,8 @@ class EngineConfig:
         parts = urlsplit(self.docker_host)
         if parts.scheme == "unix":
             return "http+unix://" + quote(parts.path, safe="")
+        if parts.scheme == "ssh":
+            return SSH_BASE_URL
         scheme = "https" if self.use_tls else "http"
         port = parts.port or (2376 if self.use_tls else 2375)
         host = parts.hostname or ""
@@ -221,6 +226,13 @@ class Transport:
         config = self.config
         if config.scheme == "unix":
             return requests_unixsocket.Session()
+        if config.scheme == "ssh":
+            session = requests.Session()
+            # The URL names no real host: proxies from the environment must not apply to it.
+            session.trust_env = False
+            session.mount(SSH_BASE_URL, SSHAdapter(ssh_command(config.docker_host, config.timeout, config.ssh_config),
+                                                   config.timeout))
+            return session
         session = _EngineSession()
         if config.use_tls:
             session.mount("https://", _TLSAdapter(config.tls_hostname))
@@ -342,6 +354,11 @@ class Transport:
         return response
 
     def _connection_error(self, exc: BaseException) -> Exception:
+        if self.config.scheme == "ssh":
+            said = self.session.get_adapter(SSH_BASE_URL).last_failure()
+            return EngineUnreachable("cannot reach the engine at {0} through ssh: {1}. Check that ssh to that host "
+                                     "works non-interactively (keys, known hosts) and that the docker CLI is installed "
+                                     "there".format(self.config.docker_host, said or _reason(exc)))
         if "invalid path" in str(exc):
             # requests checks the certificate files only when it connects, and says so with an OSError.
             return InvalidInput("{0}; check ca_path, client_cert and client_key (or DOCKER_CERT_PATH)".format(exc))
