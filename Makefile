@@ -19,7 +19,7 @@ COLL      := $(BUILD)/ansible_collections/moby/engine
 PYTHON    ?= python3
 STAMP     := $(VENV)/.installed
 
-.PHONY: help venv engine collection sanity units integration test test-podman demo bench clean
+.PHONY: help venv engine collection sanity units units-floor integration test test-podman demo bench clean
 
 help:
 	@echo "make demo         run the demo playbook twice (idempotence check)"
@@ -75,10 +75,21 @@ units: venv collection
 integration: engine collection
 	scripts/ansible-test.sh integration
 
+# The unit tests again, against the oldest requests/requests-unixsocket/urllib3 that requirements.txt allows.
+FLOOR_VENV := $(BUILD)/venv-floor
+units-floor: venv collection
+	@[ -x $(FLOOR_VENV)/bin/pytest ] && [ $(FLOOR_VENV)/.installed -nt tests/unit/requirements-floor.txt ] || { \
+	  rm -rf $(FLOOR_VENV) && $(PYTHON) -m venv $(FLOOR_VENV) && \
+	  $(FLOOR_VENV)/bin/pip install -q --disable-pip-version-check "$$(grep '^ansible-core' tests/requirements.txt)" \
+	    pytest pytest-mock -r tests/unit/requirements-floor.txt && touch $(FLOOR_VENV)/.installed; }
+	$(FLOOR_VENV)/bin/pip list --disable-pip-version-check 2>/dev/null | grep -iE '^(requests|requests-unixsocket|urllib3) '
+	cd $(COLL) && PYTHONPATH=$(BUILD) $(FLOOR_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/unit
+
 # Sequential on purpose (also under make -j): sanity, then units, then integration.
 test:
 	$(MAKE) --no-print-directory sanity
 	$(MAKE) --no-print-directory units
+	$(MAKE) --no-print-directory units-floor
 	$(MAKE) --no-print-directory integration
 	$(MAKE) --no-print-directory docs
 	$(MAKE) --no-print-directory lint
