@@ -38,7 +38,6 @@ from ansible_collections.moby.engine.plugins.module_utils._errors import (
     StreamError,
     UnsupportedApiVersion,
 )
-from ansible_collections.moby.engine.plugins.module_utils._ssh import SSH_BASE_URL, SSHAdapter, ssh_command
 from ansible_collections.moby.engine.plugins.module_utils._stream import ProgressSummary, decode_json_stream
 
 try:
@@ -179,7 +178,7 @@ class EngineConfig:
         if parts.scheme == "unix":
             return "http+unix://" + quote(parts.path, safe="")
         if parts.scheme == "ssh":
-            return SSH_BASE_URL
+            return _ssh().SSH_BASE_URL
         scheme = "https" if self.use_tls else "http"
         port = parts.port or (2376 if self.use_tls else 2375)
         host = parts.hostname or ""
@@ -227,11 +226,12 @@ class Transport:
         if config.scheme == "unix":
             return requests_unixsocket.Session()
         if config.scheme == "ssh":
+            ssh = _ssh()
             session = requests.Session()
             # The URL names no real host: proxies from the environment must not apply to it.
             session.trust_env = False
-            session.mount(SSH_BASE_URL, SSHAdapter(ssh_command(config.docker_host, config.timeout, config.ssh_config),
-                                                   config.timeout))
+            session.mount(ssh.SSH_BASE_URL, ssh.SSHAdapter(
+                ssh.ssh_command(config.docker_host, config.timeout, config.ssh_config), config.timeout))
             return session
         session = _EngineSession()
         if config.use_tls:
@@ -355,7 +355,7 @@ class Transport:
 
     def _connection_error(self, exc: BaseException) -> Exception:
         if self.config.scheme == "ssh":
-            said = self.session.get_adapter(SSH_BASE_URL).last_failure()
+            said = self.session.get_adapter(_ssh().SSH_BASE_URL).last_failure()
             return EngineUnreachable("cannot reach the engine at {0} through ssh: {1}. Check that ssh to that host "
                                      "works non-interactively (keys, known hosts) and that the docker CLI is installed "
                                      "there".format(self.config.docker_host, said or _reason(exc)))
@@ -458,6 +458,12 @@ class Transport:
                 destination.write(chunk)
                 written += len(chunk)
         return written
+
+
+def _ssh() -> Any:
+    """The ssh transport, imported only by tasks that use it (it brings subprocess and tempfile)."""
+    from ansible_collections.moby.engine.plugins.module_utils import _ssh as ssh_transport
+    return ssh_transport
 
 
 def _query_value(value: Any) -> Any:
