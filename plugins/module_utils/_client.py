@@ -53,23 +53,26 @@ class EngineClient:
 
     # -- images ----------------------------------------------------------
 
-    def inspect_image(self, name: str) -> dict | None:
-        """Inspect data of an image, or None when the engine has no such image."""
+    def inspect_image(self, name: str, platform: str | None = None, manifests: bool = False) -> dict | None:
+        """Inspect data of an image, or None when the engine has no such image.
+
+        ``platform`` (JSON, API 1.49) and ``manifests`` (API 1.48) are sent only when asked for."""
         try:
-            answer = self.transport.get_json("/images/{0}/json".format(_path(name)))
+            answer = self.transport.get_json("/images/{0}/json".format(_path(name)),
+                                             params={"platform": platform, "manifests": manifests or None})
         except NotFound:
             return None
         return normalize_image(answer, self.engine.identity)
 
-    def image_history(self, name: str) -> list:
-        entries = self.transport.get_json("/images/{0}/history".format(_path(name)))
+    def image_history(self, name: str, platform: str | None = None) -> list:
+        entries = self.transport.get_json("/images/{0}/history".format(_path(name)), params={"platform": platform})
         return normalize_history(entries, self.engine.identity, image_id=name if name.startswith("sha256:") else None)
 
     def list_images(self, filters: str | None = None, all_images: bool = False, digests: bool = False,
-                    shared_size: bool = False) -> list:
+                    shared_size: bool = False, manifests: bool = False) -> list:
         images = self.transport.get_json("/images/json", params={
             "filters": filters, "all": all_images, "digests": list_digests_param(self.engine.identity, digests),
-            "shared-size": shared_size})
+            "shared-size": shared_size, "manifests": manifests or None})
         return normalize_image_list(images, self.engine.identity, filters)
 
     def distribution_inspect(self, name: str, auth_header: str) -> dict:

@@ -12,6 +12,7 @@ domain, never a tag.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -209,6 +210,16 @@ def normalize_platform(platform: str) -> tuple:
     elif arch == "arm":
         variant = _ARM_VARIANTS.get(variant, variant) or "v7"
     return system, arch, variant
+
+
+def platform_json(platform: str | None) -> str | None:
+    """The JSON-encoded OCI platform object newer endpoints take as ``platform`` (API 1.46+)."""
+    if not platform:
+        return None
+    check_platform(platform)
+    system, arch, variant = normalize_platform(platform)
+    fields = {"os": system, "architecture": arch, "variant": variant}
+    return json.dumps({key: value for key, value in fields.items() if value}, sort_keys=True)
 
 
 def platform_matches(image: dict, platform: str | None) -> bool:

@@ -53,6 +53,22 @@ options:
     description: Add each image's layer history as C(History).
     type: bool
     default: false
+  platform:
+    description:
+      - With O(name), the platform (V(os[/arch[/variant]])) of a multi-platform image to inspect, and whose history
+        O(history) reads, instead of the engine's own platform. Spellings are normalised as the engine does
+        (V(linux/x86_64) is V(linux/amd64)).
+      - Needs engine API 1.49 (Docker 28.1 or later), and an image store that keeps several platforms of an image
+        (the containerd image store); older engines fail naming the option and their version.
+    type: str
+  manifests:
+    description:
+      - Add C(Manifests), the platform manifests (and attestations) of each image's index, to the inspect data or
+        the listing.
+      - Needs engine API 1.48 (Docker 28.0 or later) with the containerd image store; older engines fail naming the
+        option and their version.
+    type: bool
+    default: false
 seealso:
   - module: moby.engine.image_pull
   - module: moby.engine.image_remove
@@ -128,8 +144,9 @@ missing:
 
 from ansible_collections.moby.engine.plugins.module_utils._common import Task, run_module
 from ansible_collections.moby.engine.plugins.module_utils._engines import Requirement
+from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput
 from ansible_collections.moby.engine.plugins.module_utils._filters import IMAGE_LIST_FILTERS, serialize_filters
-from ansible_collections.moby.engine.plugins.module_utils._references import parse_image_name
+from ansible_collections.moby.engine.plugins.module_utils._references import parse_image_name, platform_json
 
 OPTIONS = {
     "name": {"type": "list", "elements": "str"},
@@ -138,20 +155,26 @@ OPTIONS = {
     "digests": {"type": "bool", "default": False},
     "shared_size": {"type": "bool", "default": False},
     "history": {"type": "bool", "default": False},
+    "platform": {"type": "str"},
+    "manifests": {"type": "bool", "default": False},
 }
-# Older engines ignore shared-size and answer SharedSize -1: refuse rather than mislead.
-REQUIRES = {"shared_size": Requirement(api="1.42")}
+# Older engines ignore these parameters (shared-size answers SharedSize -1): refuse rather than mislead.
+REQUIRES = {"shared_size": Requirement(api="1.42"), "manifests": Requirement(api="1.48"),
+            "platform": Requirement(api="1.49")}
 
 
 def run(task: Task) -> dict:
     """Inspect the named images, or list images; never changes anything."""
     client, params = task.client, task.params
     missing: list[str] = []
+    platform = platform_json(params["platform"])
+    if params["platform"] and params["name"] is None:
+        raise InvalidInput("platform selects what to inspect in a multi-platform image: give name too")
     if params["name"] is not None:
         images = []
         for name in params["name"]:
             parse_image_name(name)
-            image = client.inspect_image(name)
+            image = client.inspect_image(name, platform=platform, manifests=params["manifests"])
             if image is None:
                 missing.append(name)
             else:
@@ -159,10 +182,11 @@ def run(task: Task) -> dict:
     else:
         images = client.list_images(
             filters=serialize_filters(params["filters"], IMAGE_LIST_FILTERS),
-            all_images=params["all"], digests=params["digests"], shared_size=params["shared_size"])
+            all_images=params["all"], digests=params["digests"], shared_size=params["shared_size"],
+            manifests=params["manifests"])
     if params["history"]:
         for image in images:
-            image["History"] = client.image_history(image["Id"])
+            image["History"] = client.image_history(image["Id"], platform=platform)
     return {"changed": False, "images": images, "missing": missing}
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.moby.engine.plugins.module_utils._references import normalize_platform, platform_matches
+from ansible_collections.moby.engine.plugins.module_utils._references import normalize_platform, platform_json, platform_matches
 
 
 def image(arch, variant=None, system="linux"):
@@ -51,3 +51,14 @@ def test_normalize_platform(given, expected):
 ])
 def test_platform_matches(platform, inspect, matches):
     assert platform_matches(inspect, platform) is matches
+
+
+@pytest.mark.parametrize("platform, encoded", [
+    ("linux/amd64", '{"architecture": "amd64", "os": "linux"}'),
+    ("linux/x86_64", '{"architecture": "amd64", "os": "linux"}'),
+    ("linux/arm/v7", '{"architecture": "arm", "os": "linux", "variant": "v7"}'),
+    ("linux/arm64/v8", '{"architecture": "arm64", "os": "linux"}'),
+    (None, None),
+])
+def test_platform_json(platform, encoded):
+    assert platform_json(platform) == encoded
