@@ -134,6 +134,12 @@ def _reference_matches(name: str, patterns: list) -> bool:
     return any(_path_match(pattern, candidate) for pattern in patterns for candidate in candidates)
 
 
+def reference_matches(name: str, patterns: list) -> bool:
+    """Whether a RepoTags entry matches one of ``reference`` filter patterns as Docker matches it (Go's path.Match
+    on the familiar string, then on the familiar name); image_prune's ``repositories`` selects tags with it."""
+    return _reference_matches(name, patterns)
+
+
 def _strip_tag(name: str) -> str:
     slash, colon = name.rfind("/"), name.rfind(":")
     return name[:colon] if colon > slash else name
