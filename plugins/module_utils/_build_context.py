@@ -23,133 +23,20 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from ansible_collections.moby.engine.plugins.module_utils._dockerignore import (
+    DOCKERIGNORE,
+    DockerIgnore,
+    read_small_file,
+)
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput
 from ansible_collections.moby.engine.plugins.module_utils._files import file_digest
 
 DIGEST_LABEL = "moby.engine.build.digest"
-DOCKERIGNORE = ".dockerignore"
 DEFAULT_DOCKERFILE = "Dockerfile"
 CHUNK_SIZE = 1024 * 1024
 BLOCK_SIZE = tarfile.BLOCKSIZE
 _READ_SIZE = 256 * 1024
-_REGEX_SPECIALS = set(".+()|{}$^")
-
-
-# -- .dockerignore ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class IgnorePattern:
-    text: str
-    exclusion: bool
-    regex: "re.Pattern[str]"
-    depth: int
-
-
-def _pattern_regex(pattern: str) -> "re.Pattern[str]":
-    """Translate one cleaned pattern the way Docker's pattern matcher does."""
-    out = "^"
-    index = 0
-    while index < len(pattern):
-        char = pattern[index]
-        index += 1
-        if char == "*":
-            if index < len(pattern) and pattern[index] == "*":
-                index += 1
-                if index < len(pattern) and pattern[index] == "/":
-                    index += 1  # "**/" is "**": it may also match zero directories
-                out += ".*" if index == len(pattern) else "(.*/)?"
-            else:
-                out += "[^/]*"
-        elif char == "?":
-            out += "[^/]"
-        elif char == "\\":
-            if index < len(pattern):
-                out += re.escape(pattern[index])
-                index += 1
-            else:
-                out += "\\\\"
-        elif char in _REGEX_SPECIALS:
-            out += "\\" + char
-        else:
-            out += char  # includes "[...]" character classes, as in Docker
-    try:
-        return re.compile(out + "$")
-    except re.error as exc:
-        raise InvalidInput("invalid .dockerignore pattern {0!r}: {1}".format(pattern, exc))
-
-
-def _clean(pattern: str) -> str:
-    """filepath.Clean of a slash path, then a leading '/' dropped: patterns are context-relative."""
-    absolute = pattern.startswith("/")
-    parts: list[str] = []
-    for part in pattern.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if parts and parts[-1] != "..":
-                parts.pop()
-            elif not absolute:
-                parts.append(part)
-            continue
-        parts.append(part)
-    return "/".join(parts) or "."
-
-
-class DockerIgnore:
-    """The patterns of a .dockerignore file, matched with Docker's rules.
-
-    Lines starting with ``#`` are comments; ``!`` makes an exception; the last
-    matching pattern wins; a pattern matching a directory excludes what is in it.
-    """
-
-    def __init__(self, lines: list[str] | None = None) -> None:
-        self.patterns: list[IgnorePattern] = []
-        for line in lines or []:
-            self.add(line)
-
-    @classmethod
-    def from_directory(cls, root: str) -> "DockerIgnore":
-        path = os.path.join(root, DOCKERIGNORE)
-        if not os.path.exists(path):
-            return cls()
-        try:
-            with open(path, "r", encoding="utf-8", errors="surrogateescape") as handle:
-                return cls(handle.read().splitlines())
-        except OSError as exc:
-            raise InvalidInput("cannot read {0}: {1}".format(path, exc.strerror or exc))
-
-    def add(self, line: str) -> None:
-        if line.startswith("#"):
-            return
-        text = line.strip()
-        exclusion = text.startswith("!")
-        if exclusion:
-            text = text[1:].strip()
-        if not text:
-            return
-        cleaned = _clean(text)
-        self.patterns.append(IgnorePattern(line.strip(), exclusion, _pattern_regex(cleaned),
-                                           len(cleaned.split("/"))))
-
-    @property
-    def has_exceptions(self) -> bool:
-        return any(pattern.exclusion for pattern in self.patterns)
-
-    def excludes(self, path: str) -> bool:
-        """Whether the context-relative slash path ``path`` is left out of the context."""
-        parent_dirs = path.split("/")[:-1]
-        matched = False
-        for pattern in self.patterns:
-            # An exception can only re-include something already excluded, and vice versa.
-            if pattern.exclusion != matched:
-                continue
-            match = bool(pattern.regex.match(path))
-            if not match and parent_dirs and pattern.depth <= len(parent_dirs):
-                match = bool(pattern.regex.match("/".join(parent_dirs[:pattern.depth])))
-            if match:
-                matched = not pattern.exclusion
-        return matched
+DOCKERFILE_MAX_SIZE = 16 * 1024 * 1024
 
 
 # -- context walk ------------------------------------------------------------
@@ -212,10 +99,11 @@ class BuildContext:
 
     def dockerfile_text(self) -> str:
         try:
-            with open(self.dockerfile_source, "r", encoding="utf-8", errors="replace") as handle:
-                return handle.read()
-        except OSError as exc:
-            raise InvalidInput("cannot read the Dockerfile {0}: {1}".format(self.dockerfile_source, exc.strerror))
+            # Symlinks are followed as the docker CLI does; a FIFO, device or huge file is refused.
+            data = read_small_file(self.dockerfile_source, DOCKERFILE_MAX_SIZE, "the Dockerfile")
+        except FileNotFoundError:
+            raise InvalidInput("the Dockerfile {0} does not exist or is not a file".format(self.dockerfile_source))
+        return data.decode("utf-8", "replace")
 
     def entries(self) -> Iterator[ContextEntry]:
         """The entries sent, in a stable (sorted) order."""
@@ -248,7 +136,7 @@ class BuildContext:
 
     def _may_reinclude(self, directory: str) -> bool:
         """Whether anything under an excluded directory can still be sent (so it must be walked)."""
-        if self.ignore.has_exceptions:
+        if self.ignore.may_reinclude_under(directory):
             return True
         return any(path.startswith(directory + "/") for path in self._always_sent)
 

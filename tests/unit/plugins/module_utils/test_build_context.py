@@ -87,6 +87,62 @@ def test_ignored_files_and_exceptions_in_the_walk(tmp_path):
         ".dockerignore", "Dockerfile", "empty", "important.log", "src", "src/main.py", "src/secret"]
 
 
+def test_nested_secrets_stay_out_with_an_unrelated_exception(tmp_path):
+    # issue 13: "!README.md" used to make "**/secrets" check a single parent, so these were sent.
+    root = make_context(tmp_path, {
+        ".dockerignore": "\ufeff**/secrets\n!README.md\n", "README.md": "x", "secrets/id_rsa": "x",
+        "app/config/secrets/token": "x", "app/config/settings": "x", "docs/secrets.txt": "x",
+    })
+    assert sent_names(BuildContext(root)) == [
+        ".dockerignore", "Dockerfile", "README.md", "app", "app/config", "app/config/settings", "docs", "docs/secrets.txt"]
+
+
+def scanned_directories(monkeypatch, context):
+    scanned = []
+    real_scandir = os.scandir
+
+    def spy(path):
+        scanned.append(os.path.relpath(path, context.root))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", spy)
+    names = sent_names(context)
+    monkeypatch.undo()
+    return names, scanned
+
+
+def test_left_out_directories_are_not_walked_when_no_exception_reaches_inside(tmp_path, monkeypatch):
+    files = {".dockerignore": "node_modules\n!README.md\n", "README.md": "x"}
+    files.update(("node_modules/pkg{0}/index.js".format(number), "x") for number in range(50))
+    names, scanned = scanned_directories(monkeypatch, BuildContext(make_context(tmp_path, files)))
+    assert names == [".dockerignore", "Dockerfile", "README.md"]
+    assert scanned == ["."]
+
+
+def test_left_out_directories_are_walked_when_an_exception_may_reach_inside(tmp_path, monkeypatch):
+    root = make_context(tmp_path, {
+        ".dockerignore": "node_modules\nbuild\n!**/LICENSE\n!build/keep/**\n", "node_modules/a/LICENSE": "x",
+        "node_modules/a/index.js": "x", "build/keep/out": "x", "build/drop/out": "x",
+    })
+    names, scanned = scanned_directories(monkeypatch, BuildContext(root))
+    assert names == [".dockerignore", "Dockerfile", "build/keep/out", "node_modules/a/LICENSE"]
+    # "!**/LICENSE" may match at any depth, so every left-out directory is walked.
+    assert sorted(scanned) == [".", "build", "build/drop", "build/keep", "node_modules", "node_modules/a"]
+
+
+def test_only_directories_an_exception_can_reach_are_walked(tmp_path, monkeypatch):
+    root = make_context(tmp_path, {".dockerignore": "build\n!build/keep/**\n", "build/keep/out": "x", "build/drop/out": "x"})
+    names, scanned = scanned_directories(monkeypatch, BuildContext(root))
+    assert names == [".dockerignore", "Dockerfile", "build/keep/out"]
+    assert sorted(scanned) == [".", "build", "build/keep"]
+
+
+def test_a_dockerignore_docker_would_refuse_fails_the_context(tmp_path):
+    root = make_context(tmp_path, {".dockerignore": "a\n!\n"})
+    with pytest.raises(InvalidInput, match="an exception needs a path"):
+        BuildContext(root)
+
+
 def test_dockerfile_and_dockerignore_are_always_sent(tmp_path):
     root = make_context(tmp_path, {".dockerignore": "*\n", "docker/app.Dockerfile": "FROM busybox\n",
                                    "data": "x"}, dockerfile=None)
