@@ -190,3 +190,30 @@ attributes:
     support: full
     membership: [moby.engine.engine]
 """
+
+    # Options of the modules that retry registry operations. Matches RETRY_OPTIONS in _retry.py.
+    RETRY = r"""
+options:
+  retries:
+    description:
+      - How many more times to try a registry operation (reading the registry's digest, pulling, pushing,
+        searching) that failed for a transient reason.
+      - "Transient are the registry's server errors (5xx, passed on by the engine as C(received unexpected HTTP
+        status: 503 Service Unavailable)), rate limits (429, C(toomanyrequests)), connections reset, refused or
+        closed (EOF), TLS handshake and i/o timeouts, and the connection to the engine breaking off."
+      - Never retried, because another attempt would not change them - the registry refusing the credentials
+        (C(unauthorized), C(denied)), an unknown manifest or tag, no manifest for the platform, invalid input,
+        something the engine does not support.
+      - Every failed attempt is listed in the result (C(attempts), with the error, whether it was transient and
+        why), and a final failure says how many attempts were made and the last reason.
+      - V(0) tries once, as without this option.
+    type: int
+    default: 0
+  retry_delay:
+    description:
+      - Seconds to wait before the first retry. The wait doubles after every further failed attempt
+        (1, 2, 4, 8 ... seconds with the default), but never exceeds 60 seconds (or O(retry_delay) itself when
+        that is larger).
+    type: float
+    default: 1.0
+"""

@@ -29,6 +29,7 @@ author:
 extends_documentation_fragment:
   - moby.engine.engine
   - moby.engine.engine.REGISTRY
+  - moby.engine.engine.RETRY
   - moby.engine.engine.ACTION_ATTRIBUTES
 options:
   name:
@@ -163,6 +164,8 @@ notes:
   - In check mode nothing is uploaded or built, and base images missing locally are not pulled; a missing base image
     therefore counts as a change. With O(rebuild=always) check mode always predicts a change, since a build always
     runs and the resulting image id cannot be known without building.
+  - O(retries) and O(retry_delay) apply to the pulls of missing base images the module makes before computing the
+    build's digest; pulls the engine makes during the build itself (O(pull=true)) are not retried.
 seealso:
   - module: moby.engine.build_cache_prune
   - module: moby.engine.image_info
@@ -267,6 +270,7 @@ from ansible_collections.moby.engine.plugins.module_utils._errors import Invalid
 from ansible_collections.moby.engine.plugins.module_utils._files import parse_size
 from ansible_collections.moby.engine.plugins.module_utils._locks import host_lock
 from ansible_collections.moby.engine.plugins.module_utils._references import ImageReference, parse_reference
+from ansible_collections.moby.engine.plugins.module_utils._retry import RETRY_OPTIONS, RetryPolicy, call_with_retries
 
 BUILDER_VERSIONS = {"classic": "1", "buildkit": "2"}
 
@@ -299,6 +303,7 @@ OPTIONS = {
     "outputs": {"type": "list", "elements": "dict"},
     "quiet": {"type": "bool", "default": False},
     "builder": {"type": "str", "choices": ["classic", "buildkit"], "default": "classic"},
+    **RETRY_OPTIONS,
 }
 # Podman's service answers version=2 and outputs with a classic build: refuse before anything runs.
 REQUIRES = {"builder=buildkit": Requirement(feature="buildkit"), "outputs": Requirement(feature="buildkit_exporters")}
@@ -373,11 +378,20 @@ class ImageBuilder:
                 continue  # e.g. an ARG we cannot resolve; the engine will judge it
             image = self.client.inspect_image(ref.familiar())
             if image is None and not self.check_mode:
-                self.client.pull_image(ref.familiar_repository, ref.digest or ref.tag,
-                                       self.creds.header_for(ref.registry), self.params["platform"])
+                self.pull_base_image(ref)
                 image = self.client.inspect_image(ref.familiar())
             ids[ref.familiar()] = image and image["Id"]
         return ids
+
+    def pull_base_image(self, ref: ImageReference) -> None:
+        """Pull a missing base image, retried as retries and retry_delay say (the build's own pulls are the engine's).
+
+        RetryPolicy.from_params also refuses negative values; a final failure names the attempts and the last reason.
+        """
+        auth = self.creds.header_for(ref.registry)
+        call_with_retries(lambda: self.client.pull_image(ref.familiar_repository, ref.digest or ref.tag, auth,
+                                                         self.params["platform"]),
+                          RetryPolicy.from_params(self.params), [], "pull")
 
     def digest(self) -> str:
         inputs = {"build_args": self.build_args, "labels": self.labels, "target": self.params["target"],

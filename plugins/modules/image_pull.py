@@ -23,6 +23,7 @@ author:
 extends_documentation_fragment:
   - moby.engine.engine
   - moby.engine.engine.REGISTRY
+  - moby.engine.engine.RETRY
   - moby.engine.engine.ACTION_ATTRIBUTES
 options:
   name:
@@ -60,7 +61,7 @@ options:
     choices: [missing, always]
     default: missing
   parallel:
-    description: How many images of O(name) are pulled at the same time.
+    description: How many images of O(name) are pulled at the same time (1 or more).
     type: int
     default: 4
 seealso:
@@ -90,6 +91,18 @@ EXAMPLES = r"""
       - postgres:16
       - redis:7
     parallel: 4
+
+- name: Ride out a registry that answers 503 or 429 now and then - up to 3 more attempts, 2 s, 4 s, 8 s apart
+  moby.engine.image_pull:
+    name: registry.example.com/team/app:stable
+    pull: always
+    retries: 3
+    retry_delay: 2
+  register: pulled
+
+- name: Show how many attempts each image needed, and why
+  ansible.builtin.debug:
+    msg: "{{ pulled.results | map(attribute='attempts') | list }}"
 
 - name: Pull an image for another platform by digest
   moby.engine.image_pull:
@@ -137,6 +150,34 @@ results:
     image:
       description: Inspect data of the image after the pull (before it, in check mode).
       type: dict
+    attempts:
+      description:
+        - The failed attempts of this image's registry operations (reading the registry's digest, pulling), in
+          order; empty when each worked at its first attempt. An image pulled at the third attempt has two entries.
+      type: list
+      elements: dict
+      contains:
+        operation:
+          description: V(registry digest) or V(pull).
+          type: str
+        error:
+          description: What the engine said.
+          type: str
+        transient:
+          description: Whether the failure was taken as transient, and so retried (while O(retries) allowed).
+          type: bool
+        reason:
+          description: Why the failure was (or was not) taken as transient.
+          type: str
+        wait:
+          description: Seconds waited before the next attempt; absent when there was none.
+          type: float
+      sample:
+        - operation: pull
+          error: "received unexpected HTTP status: 503 Service Unavailable"
+          transient: true
+          reason: the registry answered with a server error (5xx)
+          wait: 1.0
     progress:
       description: A compact summary of the engine's progress stream (final state counts per layer, messages).
       type: dict
@@ -145,12 +186,10 @@ results:
         messages: ["Pulling from library/busybox", "Digest: sha256:5eef...", "Status: Downloaded newer image for busybox:1.36"]
 """
 
-from concurrent.futures import ThreadPoolExecutor
-
 from ansible_collections.moby.engine.plugins.module_utils._auth import Credentials
 from ansible_collections.moby.engine.plugins.module_utils._common import Task, image_diff, run_module
 from ansible_collections.moby.engine.plugins.module_utils._engines import Requirement
-from ansible_collections.moby.engine.plugins.module_utils._errors import EngineAPIError, InvalidInput, MobyEngineError
+from ansible_collections.moby.engine.plugins.module_utils._errors import EngineAPIError, InvalidInput
 from ansible_collections.moby.engine.plugins.module_utils._filters import IMAGE_LIST_FILTERS, serialize_filters
 from ansible_collections.moby.engine.plugins.module_utils._references import (
     ImageReference,
@@ -159,6 +198,16 @@ from ansible_collections.moby.engine.plugins.module_utils._references import (
     parse_reference,
     platform_matches,
 )
+from ansible_collections.moby.engine.plugins.module_utils._retry import (
+    PARALLEL_MINIMUMS,
+    PARALLEL_OPTIONS,
+    RETRY_MINIMUMS,
+    RETRY_OPTIONS,
+    RetryPolicy,
+    call_with_retries,
+    results_or_raise,
+    run_each,
+)
 
 OPTIONS = {
     "name": {"type": "list", "elements": "str", "required": True},
@@ -166,7 +215,8 @@ OPTIONS = {
     "platform": {"type": "str"},
     "all_tags": {"type": "bool", "default": False},
     "pull": {"type": "str", "choices": ["missing", "always"], "default": "missing"},
-    "parallel": {"type": "int", "default": 4},
+    **PARALLEL_OPTIONS,
+    **RETRY_OPTIONS,
 }
 REQUIRES = {"all_tags": Requirement(feature="pull_all_tags")}
 
@@ -198,6 +248,7 @@ class ImagePuller:
         self.creds = task.keep_secret(Credentials.from_params(task.params))
         self.params = task.params
         self.check_mode = task.check_mode
+        self.policy = RetryPolicy.from_params(task.params)
 
     def reference(self, name: str) -> ImageReference:
         ref = parse_reference(name)
@@ -214,10 +265,10 @@ class ImagePuller:
         before = self.client.inspect_image(ref.familiar())
         present = before is not None and platform_matches(before, self.params["platform"])
         auth = self.creds.header_for(ref.registry)
-        result = {"name": name, "pulled": False, "changed": False}
+        result = {"name": name, "pulled": False, "changed": False, "attempts": []}
         asks_registry = present and self.params["pull"] == "always" and not ref.digest
         if asks_registry:
-            result["registry_digest"] = self.registry_digest(ref, auth)
+            result["registry_digest"] = self.registry_digest(ref, auth, result["attempts"])
         need_pull, result["reason"] = decide(present, self.params["pull"], ref, before, result.get("registry_digest"))
 
         after = before
@@ -225,8 +276,9 @@ class ImagePuller:
             result["changed"] = True
         elif need_pull:
             tag = ref.digest or ref.tag
-            result["progress"] = self.client.pull_image(ref.familiar_repository, tag, auth,
-                                                        self.params["platform"]).as_dict()
+            result["progress"] = call_with_retries(
+                lambda: self.client.pull_image(ref.familiar_repository, tag, auth, self.params["platform"]),
+                self.policy, result["attempts"], "pull").as_dict()
             result["pulled"] = True
             after = self.client.inspect_image(ref.familiar())
         result["image"] = after
@@ -237,21 +289,23 @@ class ImagePuller:
             result["changed"] = not present or result["diff"]["before"] != result["diff"]["after"]
         return result
 
-    def registry_digest(self, ref: ImageReference, auth: str) -> str | None:
+    def registry_digest(self, ref: ImageReference, auth: str, attempts: list) -> str | None:
         try:
-            descriptor = self.client.distribution_inspect(ref.familiar(), auth).get("Descriptor") or {}
+            answer = call_with_retries(lambda: self.client.distribution_inspect(ref.familiar(), auth), self.policy,
+                                       attempts, "registry digest")
         except EngineAPIError:
             # Unknown to the registry, or an engine without /distribution: the pull itself will say which.
             return None
-        return descriptor.get("digest")
+        return (answer.get("Descriptor") or {}).get("digest")
 
     def pull_all_tags(self, name: str, ref: ImageReference) -> dict:
         before = self.tag_map(ref)
-        result = {"name": name, "pulled": False, "changed": not before}
+        result = {"name": name, "pulled": False, "changed": not before, "attempts": []}
         if not self.check_mode:
             auth = self.creds.header_for(ref.registry)
-            result["progress"] = self.client.pull_image(ref.familiar_repository, None, auth,
-                                                        self.params["platform"]).as_dict()
+            result["progress"] = call_with_retries(
+                lambda: self.client.pull_image(ref.familiar_repository, None, auth, self.params["platform"]),
+                self.policy, result["attempts"], "pull").as_dict()
             result["pulled"] = True
             after = self.tag_map(ref)
             result["changed"] = after != before
@@ -269,19 +323,7 @@ class ImagePuller:
         check_platform(self.params["platform"])
         for name in names:
             self.reference(name)
-        with ThreadPoolExecutor(max_workers=min(self.params["parallel"], len(names)) or 1) as pool:
-            futures = [pool.submit(self.pull_one, name) for name in names]
-        results, failures = [], []
-        for name, future in zip(names, futures):
-            error = future.exception()
-            if error is None:
-                results.append(future.result())
-            elif isinstance(error, MobyEngineError):
-                failures.append(str(error) if len(names) == 1 else "{0}: {1}".format(name, error))
-            else:
-                raise error
-        if failures:
-            raise MobyEngineError("; ".join(failures))
+        results = results_or_raise(run_each(names, self.pull_one, self.params["parallel"]))
         diffs = [entry.pop("diff", None) for entry in results]
         output = {"changed": any(entry["changed"] for entry in results), "results": results,
                   "diff": diffs[0] if len(diffs) == 1 else diffs}
@@ -291,8 +333,8 @@ class ImagePuller:
 
 
 def main() -> None:
-    run_module(OPTIONS, lambda task: ImagePuller(task).run(), "Pulling {name} failed: {error}", registry=True, requires=REQUIRES,
-               minimums={"parallel": 1})
+    run_module(OPTIONS, lambda task: ImagePuller(task).run(), "Pulling {name} failed: {error}", registry=True,
+               requires=REQUIRES, minimums=dict(PARALLEL_MINIMUMS, **RETRY_MINIMUMS))
 
 
 if __name__ == "__main__":

@@ -24,22 +24,33 @@ description:
   - Podman's service has no C(GET /distribution/{name}/json), so there the registry's digest is unknown; the
     image is pushed on every run (layers the registry has are not sent again), the task always reports a change,
     and a warning says why. RV(registry_digest) is then null.
+  - With O(destinations) the module promotes one local image to several registries at once. It names the local image
+    O(name) as each destination (as M(moby.engine.image_tag) does - only when the name is missing or points at another
+    image), decides per destination as above whether that registry already holds the image under the tag, pushes those
+    that do not (O(parallel) at a time), each with its own registry's credentials, and finally reads every destination's
+    manifest digest again. The task fails, naming the destination, unless every registry holds the manifest its push
+    reported and all hold the same one. Destinations that are current move no bytes. RV(destinations) reports each one.
 author:
   - moby.engine contributors (@moby-engine)
 extends_documentation_fragment:
   - moby.engine.engine
   - moby.engine.engine.REGISTRY
+  - moby.engine.engine.RETRY
   - moby.engine.engine.ACTION_ATTRIBUTES
 attributes:
   check_mode:
     details: Asks the registry for its digest as a real run does and pushes nothing.
   diff_mode:
-    details: The registry's manifest digest of the tag before and after.
+    details:
+      - The registry's manifest digest of the tag before and after.
+      - With O(destinations), one entry per destination, with the id its local name pointed at before and after.
 options:
   name:
     description:
       - The local image to push, as V(registry/repository) or V(registry/repository:tag).
       - A digest (V(@sha256:...)) is not accepted, because a push always sends a tag.
+      - With O(destinations), the local image to promote; its name then need not include a registry
+        (V(app:2.3.1)), and it is not pushed under that name itself.
     type: str
     required: true
   tag:
@@ -54,6 +65,22 @@ options:
         the result lists them in RV(results).
     type: bool
     default: false
+  destinations:
+    description:
+      - Push the local image O(name) (with O(tag)) to each of these references, V(registry/repository:tag), for example
+        a staging and a production registry. A destination without a tag gets the tag of O(name).
+      - Each registry gets only its own credentials - its entry of O(registry_auths), or of C(config.json). A single
+        O(registry_auth) goes only to the registry its O(registry_auth.serveraddress) names; without one it is
+        accepted only when every destination is in the same registry.
+      - In check mode nothing is tagged or pushed; each destination's decision is predicted from its registry's
+        digest, and the final comparison of the registries is not made.
+      - Cannot be used with O(all_tags).
+    type: list
+    elements: str
+  parallel:
+    description: With O(destinations), how many destinations are pushed at the same time (1 or more).
+    type: int
+    default: 4
 notes:
   - Credentials are needed both to read the registry's digest and to push; both use the same ones, so a
     registry that refuses them makes the task fail in check mode as in a real run.
@@ -93,6 +120,27 @@ EXAMPLES = r"""
   check_mode: true
   register: push_plan
 
+- name: Promote a tested build to the staging and the production registry, each with its own credentials
+  moby.engine.image_push:
+    name: app:2.3.1
+    destinations:
+      - staging.example.com:5000/team/app
+      - registry.example.com/team/app:2.3.1
+      - registry.example.com/team/app:stable
+    registry_auths:
+      staging.example.com:5000:
+        username: ci
+        password: "{{ staging_password }}"
+      registry.example.com:
+        username: release
+        password: "{{ release_password }}"
+    retries: 3
+  register: promoted
+
+- name: Show which destinations moved bytes
+  ansible.builtin.debug:
+    msg: "{{ promoted.destinations | selectattr('pushed') | map(attribute='name') | list }}"
+
 - name: Push every local tag of the repository; tags the registry already holds move no bytes
   moby.engine.image_push:
     name: registry.example.com:5000/team/app
@@ -101,7 +149,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 name:
-  description: The reference pushed (or, in check mode, that would be pushed).
+  description: The reference pushed (or, in check mode, that would be pushed); with O(destinations), the local image promoted.
   returned: success, without O(all_tags)
   type: str
   sample: registry.example.com:5000/team/app:2.3.1
@@ -117,6 +165,7 @@ reason:
   sample: the registry holds this image under the tag
 image:
   description: Inspect data of the local image, after the push (its C(RepoDigests) then include the pushed digest).
+    With O(destinations), of the image promoted.
   returned: success
   type: dict
   sample:
@@ -125,30 +174,92 @@ image:
     RepoDigests: [registry.example.com:5000/team/app@sha256:79fe937d91f477f81dfd9a2a0e04a37c75d0ef9498935725596c70b625de48a2]
 pushed:
   description: Whether the tag was sent to the registry (false in check mode).
-  returned: success
+  returned: success, without O(destinations)
   type: bool
   sample: true
 digest:
   description:
     - Manifest digest of the tag in the registry after the task.
     - V(null) in check mode when a push would be needed, because the engine computes the manifest while pushing.
+    - With O(destinations), the digest every destination's registry holds (V(null) in check mode).
   returned: success
   type: str
   sample: sha256:79fe937d91f477f81dfd9a2a0e04a37c75d0ef9498935725596c70b625de48a2
 size:
   description: Size in bytes of the manifest RV(digest) names, when known.
-  returned: success
+  returned: success, without O(destinations)
   type: int
   sample: 523
+attempts:
+  description:
+    - The failed attempts of the registry operations for this tag (reading the registry's digest, pushing), in order;
+      empty when each worked at its first attempt. See O(retries).
+    - Each entry has C(operation), C(error), C(transient), C(reason), and C(wait) (seconds waited before the next
+      attempt) when it was retried.
+  returned: success, without O(destinations)
+  type: list
+  elements: dict
+  sample:
+    - operation: push
+      error: "received unexpected HTTP status: 503 Service Unavailable"
+      transient: true
+      reason: the registry answered with a server error (5xx)
+      wait: 1.0
+destinations:
+  description: With O(destinations), one entry per destination, in the order given.
+  returned: success, with O(destinations)
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The destination, with its tag.
+      type: str
+      sample: registry.example.com/team/app:2.3.1
+    changed:
+      description: Whether the destination's local name or its registry was (or in check mode would be) changed.
+      type: bool
+    reason:
+      description: Why, for the local name and for the registry.
+      type: str
+      sample: the local name is missing; the registry does not have the tag, or cannot say which digest it has
+    tagged:
+      description: Whether the local image was (or would be) given the destination's name.
+      type: bool
+    pushed:
+      description: Whether the destination was pushed (false in check mode).
+      type: bool
+    digest:
+      description: Manifest digest in the destination's registry after the task (V(null) in check mode when a push is
+        needed).
+      type: str
+    registry_digest:
+      description: Manifest digest the destination's registry held before the task.
+      type: str
+    verified_digest:
+      description: Manifest digest read again from the registry after every push (not in check mode).
+      type: str
+    size:
+      description: Size in bytes of the manifest RV(destinations[].digest) names, when known.
+      type: int
+    layers:
+      description: Like RV(layers), for this destination.
+      type: dict
+    attempts:
+      description: Like RV(attempts), for this destination.
+      type: list
+      elements: dict
+    progress:
+      description: Like RV(progress), when the destination was pushed.
+      type: dict
 registry_digest:
   description: Manifest digest of the tag in the registry before the task; V(null) when the registry did not have the tag,
     or when the engine cannot tell (Podman).
-  returned: success
+  returned: success, without O(destinations)
   type: str
   sample: sha256:5eef5ed34e1e1ff0a4ae850395cbf665c4de6b4b83a32a0bc7bcb998e24e7bbb
 layers:
   description: Layer ids of the pushed image by what the push did with them. Empty lists when nothing was pushed.
-  returned: success
+  returned: success, without O(destinations)
   type: dict
   contains:
     pushed:
@@ -186,6 +297,8 @@ progress:
     aux: [{Tag: 2.3.1, Digest: "sha256:79fe937d91f477f81dfd9a2a0e04a37c75d0ef9498935725596c70b625de48a2", Size: 523}]
 """
 
+from typing import Any, Optional
+
 from ansible_collections.moby.engine.plugins.module_utils._auth import Credentials
 from ansible_collections.moby.engine.plugins.module_utils._common import Task, run_module
 from ansible_collections.moby.engine.plugins.module_utils._errors import (
@@ -193,6 +306,7 @@ from ansible_collections.moby.engine.plugins.module_utils._errors import (
     EndpointMissing,
     EngineAPIError,
     InvalidInput,
+    MobyEngineError,
     NotFound,
 )
 from ansible_collections.moby.engine.plugins.module_utils._filters import IMAGE_LIST_FILTERS, serialize_filters
@@ -202,12 +316,26 @@ from ansible_collections.moby.engine.plugins.module_utils._references import (
     carries_digest,
     parse_reference,
 )
+from ansible_collections.moby.engine.plugins.module_utils._retry import (
+    PARALLEL_MINIMUMS,
+    PARALLEL_OPTIONS,
+    RETRY_MINIMUMS,
+    RETRY_OPTIONS,
+    RetryPolicy,
+    call_with_retries,
+    results_or_raise,
+    run_each,
+)
 
 OPTIONS = {
     "name": {"type": "str", "required": True},
     "tag": {"type": "str"},
     "all_tags": {"type": "bool", "default": False},
+    "destinations": {"type": "list", "elements": "str"},
+    **PARALLEL_OPTIONS,
+    **RETRY_OPTIONS,
 }
+UNKNOWN_DIGEST = "(a new manifest, computed by the push)"
 
 
 def decide(ref: ImageReference, image: dict, remote_digest: str | None) -> tuple:
@@ -224,15 +352,75 @@ def decide(ref: ImageReference, image: dict, remote_digest: str | None) -> tuple
     return True, "the registry holds another image under the tag"
 
 
+def decide_tag(current_id: str | None, source_id: str) -> tuple:
+    """Whether a destination's local name must be (re)set to the source image, as image_tag decides: (tag?, why)."""
+    if current_id is None:
+        return True, "the local name is missing"
+    if current_id != source_id:
+        return True, "the local name points at another image"
+    return False, "the local name already points at the image"
+
+
+def destination_references(destinations: list, source: ImageReference) -> list:
+    """The destinations as references; one without a tag gets the tag of the source image."""
+    refs, seen = [], set()
+    for text in destinations:
+        ref = parse_reference(text)
+        if ref.digest:
+            raise InvalidInput("destination {0!r} names a digest; a push sends a tag, so name the tag instead".format(
+                text))
+        ref = ref if ref.tag else ref.with_tag(source.tag or DEFAULT_TAG)
+        if ref.familiar_tagged() in seen:
+            raise InvalidInput("destination {0} is given twice".format(ref.familiar_tagged()))
+        seen.add(ref.familiar_tagged())
+        refs.append(ref)
+    return refs
+
+
+def disagreements(known: dict, read: dict) -> list:
+    """What the final check of the destinations found wrong: each a sentence naming the destination.
+
+    ``known`` maps a destination to the digest its push reported (or the registry held already); ``read`` to the
+    digest its registry holds when read again. Every registry must hold what was pushed, and all the same.
+    """
+    problems = ["{0}: the registry holds {1}, but the push reported {2}".format(name, read.get(name), digest)
+                for name, digest in known.items() if digest and read.get(name) != digest]
+    if not problems and len(set(read.values())) > 1:
+        problems.append("the registries hold different manifests: " + ", ".join(
+            "{0} has {1}".format(name, digest) for name, digest in read.items()))
+    return problems
+
+
+def destination_credentials(params: dict, refs: list) -> Credentials:
+    """Credentials for promotion: each destination gets only its own registry's entry.
+
+    A single ``registry_auth`` belongs to the registry its ``serveraddress`` names; without one, it is accepted only
+    when every destination is in the same registry, and never sent to another.
+    """
+    auths = dict(params.get("registry_auths") or {})
+    single = params.get("registry_auth")
+    if single:
+        registries = sorted({ref.registry for ref in refs})
+        server = single.get("serveraddress")
+        if not server and len(registries) > 1:
+            raise InvalidInput("registry_auth has no serveraddress, but the destinations are in several registries "
+                               "({0}); give registry_auths, a dict of registry to credentials".format(
+                                   ", ".join(registries)))
+        auths[server or registries[0]] = single
+    return Credentials.from_params(dict(params, registry_auth=None, registry_auths=auths))
+
+
 class ImagePusher:
     """Decides whether the registry already holds the image under the tag, and pushes when not."""
 
     def __init__(self, task: Task) -> None:
         self.client = task.client
-        self.creds = task.keep_secret(Credentials.from_params(task.params))
         self.params = task.params
         self.check_mode = task.check_mode
         self.warn = task.warn
+        self.policy = RetryPolicy.from_params(task.params)
+        self.keep_secret = task.keep_secret
+        self.creds = self.keep_secret(Credentials.from_params(task.params))
 
     def reference(self) -> ImageReference:
         name, tag = self.params["name"], self.params["tag"]
@@ -266,6 +454,8 @@ class ImagePusher:
         return [parse_reference(tag) for tag in tags]
 
     def run(self) -> dict:
+        if self.params["destinations"]:
+            return self.promote()
         results = [self.push_one(ref) for ref in self.references()]
         if not self.params["all_tags"]:
             return results[0]
@@ -273,46 +463,53 @@ class ImagePusher:
         return {"changed": any(result["changed"] for result in results), "results": results,
                 "diff": {"before": [diff["before"] for diff in diffs], "after": [diff["after"] for diff in diffs]}}
 
-    def push_one(self, ref: ImageReference) -> dict:
-        before = self.client.inspect_image(ref.familiar_tagged())
+    # -- one tag -------------------------------------------------------------
+
+    def push_one(self, ref: ImageReference, before: Optional[dict] = None, creds: Optional[Credentials] = None) -> dict:
+        """Push one tag when the registry does not hold the image under it; ``before`` is the local image."""
+        if before is None:
+            before = self.client.inspect_image(ref.familiar_tagged())
         if before is None:
             raise NotFound(
                 "the engine has no image named {0}. Only a local image whose name includes the registry can be "
                 "pushed: give the local image that name first (moby.engine.image_tag with repository: {0}), "
                 "then push it".format(ref.familiar_tagged()))
-        header = self.creds.header_for(ref.registry)
-        remote = self.registry_descriptor(ref, header)
+        header = (creds or self.creds).header_for(ref.registry)
+        attempts: list = []
+        remote = self.registry_descriptor(ref, header, attempts)
         remote_digest = remote.get("digest")
 
         push, reason = decide(ref, before, remote_digest)
         in_registry = not push
-        result = {"name": ref.familiar_tagged(), "changed": push, "reason": reason, "pushed": False, "image": before,
-                  "registry_digest": remote_digest,
-                  "digest": None, "size": None, "layers": layer_summary({})}
+        result: dict[str, Any] = {"name": ref.familiar_tagged(), "changed": push, "reason": reason, "pushed": False,
+                                  "image": before, "registry_digest": remote_digest, "digest": None, "size": None,
+                                  "layers": layer_summary({}), "attempts": attempts}
         if in_registry:
             result.update(digest=remote_digest, size=remote.get("size"))
         if not in_registry and not self.check_mode:
-            summary = self.client.push_image(ref.familiar_repository, ref.tag, header)
+            summary = call_with_retries(lambda: self.client.push_image(ref.familiar_repository, ref.tag, header),
+                                        self.policy, attempts, "push")
             pushed = next((aux for aux in summary.aux if aux.get("Digest")), {})
             result.update(pushed=True, digest=pushed.get("Digest"), size=pushed.get("Size"),
                           layers=layer_summary(summary.layers), progress=summary.as_dict(),
                           image=self.client.inspect_image(before["Id"]))
         result["diff"] = {
             "before": {"reference": ref.familiar_tagged(), "digest": remote_digest},
-            "after": {"reference": ref.familiar_tagged(),
-                      "digest": result["digest"] or "(a new manifest, computed by the push)"},
+            "after": {"reference": ref.familiar_tagged(), "digest": result["digest"] or UNKNOWN_DIGEST},
         }
         return result
 
-    def registry_descriptor(self, ref: ImageReference, header: str) -> dict:
+    def registry_descriptor(self, ref: ImageReference, header: str, attempts: list) -> dict:
         """The registry's descriptor of ref's manifest; empty when the registry does not have the tag."""
         try:
-            return self.client.distribution_inspect(ref.familiar_tagged(), header).get("Descriptor") or {}
+            answer = call_with_retries(lambda: self.client.distribution_inspect(ref.familiar_tagged(), header),
+                                       self.policy, attempts, "registry digest", answers=(NotFound,))
+            return answer.get("Descriptor") or {}
         except EndpointMissing as exc:
             # Without the registry's digest nothing proves the registry holds this image: push (layers the
             # registry has are not sent again), and say why the task reports a change every time.
             self.warn("{0}, so the registry's digest of {1} is unknown: the image is pushed on every "
-                                 "run and the task always reports a change".format(exc, ref.familiar_tagged()))
+                      "run and the task always reports a change".format(exc, ref.familiar_tagged()))
             return {}
         except NotFound:
             return {}
@@ -323,6 +520,70 @@ class ImagePusher:
             raise EngineAPIError("cannot read the digest of {0} from the registry {1}: {2}. Check that the registry "
                                  "is running and that the engine can reach it".format(
                                      ref.familiar_tagged(), ref.registry, exc), status=exc.status)
+
+    # -- promotion to several registries -------------------------------------
+
+    def promote(self) -> dict:
+        """Name the local image as every destination, push those the registries lack, then check they agree."""
+        if self.params["all_tags"]:
+            raise InvalidInput("all_tags and destinations cannot be used together")
+        source_ref = self.reference()
+        refs = destination_references(self.params["destinations"], source_ref)
+        creds = self.keep_secret(destination_credentials(dict(self.params), refs))
+        source = self.client.inspect_image(source_ref.familiar_tagged())
+        if source is None:
+            raise NotFound("the engine has no image named {0} to push to the destinations".format(
+                source_ref.familiar_tagged()))
+        results = results_or_raise(run_each(refs, lambda ref: self.promote_one(source, ref, creds),
+                                            self.params["parallel"]), lambda ref: ref.familiar_tagged())
+        digest = None
+        if not self.check_mode:
+            digest = self.verify(refs, results, creds)
+        diffs = [result.pop("diff") for result in results]
+        changed = [result["name"] for result in results if result["changed"]]
+        return {
+            "changed": bool(changed), "name": source_ref.familiar_tagged(), "digest": digest,
+            "reason": "destinations to update: {0} of {1}".format(len(changed), len(results)) if changed else
+            "every destination's registry holds the image under its tag",
+            "image": self.client.inspect_image(source["Id"]) if changed and not self.check_mode else source,
+            "destinations": results,
+            "diff": {"before": [diff["before"] for diff in diffs], "after": [diff["after"] for diff in diffs]},
+        }
+
+    def promote_one(self, source: dict, ref: ImageReference, creds: Credentials) -> dict:
+        current = self.client.inspect_image(ref.familiar_tagged())
+        current_id = current["Id"] if current else None
+        tag, tag_reason = decide_tag(current_id, source["Id"])
+        if tag and not self.check_mode:
+            self.client.tag_image(source["Id"], ref.familiar_repository, ref.tag)
+        result = self.push_one(ref, before=source, creds=creds)
+        result.pop("image", None)
+        result.update(tagged=tag, changed=result["changed"] or tag,
+                      reason="{0}; {1}".format(tag_reason, result["reason"]))
+        result["diff"]["before"]["local_image"] = current_id
+        result["diff"]["after"]["local_image"] = source["Id"]
+        return result
+
+    def verify(self, refs: list, results: list, creds: Credentials) -> str | None:
+        """Read every destination's digest again; fail unless each holds what was pushed, and all the same."""
+        def read(ref: ImageReference) -> str | None:
+            answer = call_with_retries(
+                lambda: self.client.distribution_inspect(ref.familiar_tagged(), creds.header_for(ref.registry)),
+                self.policy, [], "verify")
+            return (answer.get("Descriptor") or {}).get("digest")
+
+        try:
+            digests = results_or_raise(run_each(refs, read, self.params["parallel"]), lambda ref: ref.familiar_tagged())
+        except EndpointMissing as exc:
+            self.warn("{0}, so whether every destination holds the same manifest was not checked".format(exc))
+            return None
+        read_digests = {ref.familiar_tagged(): digest for ref, digest in zip(refs, digests)}
+        for result in results:
+            result["verified_digest"] = read_digests[result["name"]]
+        problems = disagreements({result["name"]: result["digest"] for result in results}, read_digests)
+        if problems:
+            raise MobyEngineError("the destinations do not hold the same image after the push: " + "; ".join(problems))
+        return next(iter(read_digests.values()), None)
 
 
 def layer_summary(layers: dict) -> dict:
@@ -340,8 +601,15 @@ def layer_summary(layers: dict) -> dict:
     return summary
 
 
+def failure(params: dict, error: str) -> str:
+    if params.get("destinations"):
+        return "Pushing {0} to {1} failed: {2}".format(params["name"], ", ".join(params["destinations"]), error)
+    return "Pushing {0} failed: {1}".format(params["name"], error)
+
+
 def main() -> None:
-    run_module(OPTIONS, lambda task: ImagePusher(task).run(), "Pushing {name} failed: {error}", registry=True)
+    run_module(OPTIONS, lambda task: ImagePusher(task).run(), failure, registry=True,
+               minimums=dict(PARALLEL_MINIMUMS, **RETRY_MINIMUMS), mutually_exclusive=[["all_tags", "destinations"]])
 
 
 if __name__ == "__main__":

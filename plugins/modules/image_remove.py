@@ -37,6 +37,12 @@ options:
     description: Let the engine delete untagged parent images that only the removed image used.
     type: bool
     default: true
+  parallel:
+    description:
+      - How many names of O(name) are removed at the same time (1 or more).
+      - Names of the same image may then be removed in any order; the result lists them in the order given.
+    type: int
+    default: 4
 seealso:
   - module: moby.engine.image_prune
 """
@@ -85,16 +91,55 @@ absent:
   type: list
   elements: str
   sample: []
+results:
+  description: One entry per element of O(name), in the same order.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The name as given.
+      type: str
+      sample: app:1
+    changed:
+      description: Whether the name was (or in check mode would be) removed.
+      type: bool
+      sample: true
+    reason:
+      description: Why it was (or would be) removed or left alone.
+      type: str
+      sample: the image exists
+    deleted:
+      description: Image and layer ids the engine deleted for this name.
+      type: list
+      elements: str
+    untagged:
+      description: Names the engine removed for this name.
+      type: list
+      elements: str
+  sample:
+    - name: app:1
+      changed: true
+      reason: the image exists
+      deleted: []
+      untagged: ["app:1"]
 """
 
 from ansible_collections.moby.engine.plugins.module_utils._common import Task, image_diff, run_module
 from ansible_collections.moby.engine.plugins.module_utils._errors import Conflict, NotFound
 from ansible_collections.moby.engine.plugins.module_utils._references import looks_like_image_id, parse_image_name
+from ansible_collections.moby.engine.plugins.module_utils._retry import (
+    PARALLEL_MINIMUMS,
+    PARALLEL_OPTIONS,
+    results_or_raise,
+    run_each,
+)
 
 OPTIONS = {
     "name": {"type": "list", "elements": "str", "required": True},
     "force": {"type": "bool", "default": False},
     "prune": {"type": "bool", "default": True},
+    **PARALLEL_OPTIONS,
 }
 
 
@@ -127,46 +172,59 @@ def decide(before: dict | None) -> tuple:
     return (True, "the image exists") if before is not None else (False, "there is no such image")
 
 
+def remove_one(task: Task, name: str) -> dict:
+    """Decide and remove one name; what happened to it, with its diff and the image it named before."""
+    client, params = task.client, task.params
+    before = client.inspect_image(name)
+    remove, reason = decide(before)
+    item = {"name": name, "changed": remove, "reason": reason, "deleted": [], "untagged": [], "absent": not remove,
+            "image": before}
+    if not remove:
+        item["diff"] = image_diff(None, None)
+        return item
+    if task.check_mode:
+        refuse_like_engine(before, name, params["force"])
+        item["diff"] = image_diff(before, predicted_after(before, name))
+        return item
+    try:
+        removed = client.remove_image(name, force=params["force"], noprune=not params["prune"])
+    except NotFound:
+        # Removed by someone else between our inspect and our delete (parallel forks on one engine, or another
+        # name of the same image in this task): the image is gone, as asked.
+        item["absent"] = True
+        item["diff"] = image_diff(before, None)
+        return item
+    item["deleted"] = [entry["Deleted"] for entry in removed if entry.get("Deleted")]
+    item["untagged"] = [entry["Untagged"] for entry in removed if entry.get("Untagged")]
+    item["diff"] = image_diff(before, client.inspect_image(before["Id"]))
+    return item
+
+
 def run(task: Task) -> dict:
-    client, params, check_mode = task.client, task.params, task.check_mode
-    for name in params["name"]:
+    names = task.params["name"]
+    for name in names:
         parse_image_name(name)
-    result = {"changed": False, "deleted": [], "untagged": [], "absent": [], "reasons": {}}
-    diffs = []
-    for name in params["name"]:
-        before = client.inspect_image(name)
-        remove, result["reasons"][name] = decide(before)
-        if not remove:
-            result["absent"].append(name)
-            diffs.append(image_diff(None, None))
-            continue
-        result["changed"] = True
-        if len(params["name"]) == 1:
-            result["image"] = before
-        if check_mode:
-            refuse_like_engine(before, name, params["force"])
-            diffs.append(image_diff(before, predicted_after(before, name)))
-            continue
-        try:
-            removed = client.remove_image(name, force=params["force"], noprune=not params["prune"])
-        except NotFound:
-            # Removed by someone else between our inspect and our delete (parallel forks on one engine):
-            # the image is gone, as asked.
-            result["absent"].append(name)
-            diffs.append(image_diff(before, None))
-            continue
-        for item in removed:
-            if item.get("Deleted"):
-                result["deleted"].append(item["Deleted"])
-            if item.get("Untagged"):
-                result["untagged"].append(item["Untagged"])
-        diffs.append(image_diff(before, client.inspect_image(before["Id"])))
-    result["diff"] = diffs[0] if len(diffs) == 1 else diffs
+    # Each name is decided and removed on its own, parallel at a time; the result keeps the order given.
+    items = results_or_raise(run_each(names, lambda name: remove_one(task, name), task.params["parallel"]))
+    diffs = [item.pop("diff") for item in items]
+    images = [item.pop("image") for item in items]
+    absent = [item.pop("absent") for item in items]
+    result = {
+        "changed": any(item["changed"] for item in items),
+        "deleted": [image_id for item in items for image_id in item["deleted"]],
+        "untagged": [tag for item in items for tag in item["untagged"]],
+        "absent": [item["name"] for item, gone in zip(items, absent) if gone],
+        "reasons": {item["name"]: item["reason"] for item in items},
+        "results": items,
+        "diff": diffs[0] if len(diffs) == 1 else diffs,
+    }
+    if len(items) == 1 and items[0]["changed"]:
+        result["image"] = images[0]
     return result
 
 
 def main() -> None:
-    run_module(OPTIONS, run, "Removing {name} failed: {error}")
+    run_module(OPTIONS, run, "Removing {name} failed: {error}", minimums=PARALLEL_MINIMUMS)
 
 
 if __name__ == "__main__":

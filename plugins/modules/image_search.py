@@ -21,6 +21,7 @@ author:
 extends_documentation_fragment:
   - moby.engine.engine
   - moby.engine.engine.REGISTRY
+  - moby.engine.engine.RETRY
   - moby.engine.engine.INFO_ATTRIBUTES
 options:
   term:
@@ -63,6 +64,12 @@ EXAMPLES = r"""
     registry_auth:
       username: reader
       password: "{{ index_password }}"
+
+- name: Search Docker Hub, riding out its rate limit (429) with up to 4 more attempts
+  moby.engine.image_search:
+    term: postgres
+    retries: 4
+    retry_delay: 5
 """
 
 RETURN = r"""
@@ -98,6 +105,20 @@ results:
       star_count: 19876
       is_official: true
       is_automated: false
+attempts:
+  description:
+    - The failed attempts of the search, in order; empty when the first one worked. See O(retries).
+    - Each entry has C(operation), C(error), C(transient), C(reason), and C(wait) (seconds waited before the next
+      attempt) when it was retried.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - operation: search
+      error: "toomanyrequests: too many requests"
+      transient: true
+      reason: the registry limits the request rate (429)
+      wait: 1.0
 """
 
 from ansible_collections.moby.engine.plugins.module_utils._auth import Credentials
@@ -105,11 +126,18 @@ from ansible_collections.moby.engine.plugins.module_utils._common import Task, r
 from ansible_collections.moby.engine.plugins.module_utils._errors import EngineAPIError, InvalidInput
 from ansible_collections.moby.engine.plugins.module_utils._filters import IMAGE_SEARCH_FILTERS, serialize_filters
 from ansible_collections.moby.engine.plugins.module_utils._references import DEFAULT_DOMAIN, split_domain
+from ansible_collections.moby.engine.plugins.module_utils._retry import (
+    RETRY_MINIMUMS,
+    RETRY_OPTIONS,
+    RetryPolicy,
+    call_with_retries,
+)
 
 OPTIONS = {
     "term": {"type": "str", "required": True},
     "limit": {"type": "int"},
     "filters": {"type": "dict"},
+    **RETRY_OPTIONS,
 }
 
 # YAML keys with underscores read naturally next to the other options; the engine wants dashes.
@@ -135,20 +163,23 @@ def run(task: Task) -> dict:
     # The engine picks the index the way it splits repository names: a first part with a dot or
     # a colon, or "localhost", names the index; credentials are looked up for that index.
     index = split_domain(term)[0]
+    policy, attempts = RetryPolicy.from_params(params), []
     try:
-        found = client.search_images(term, limit=params["limit"], filters=filters,
-                                     auth_header=creds.header_for(index))
+        found = call_with_retries(lambda: client.search_images(term, limit=params["limit"], filters=filters,
+                                                               auth_header=creds.header_for(index)),
+                                  policy, attempts, "search")
     except EngineAPIError as exc:
         if index != DEFAULT_DOMAIN and "status code 404" in str(exc):
             raise EngineAPIError("{0}: {1} does not serve the v1 search API (/v1/search); a distribution registry "
                                  "(registry:2) has no search, so search an index that has one".format(exc, index),
                                  status=exc.status)
         raise
-    return {"changed": False, "results": [{field: item.get(field) for field in RESULT_FIELDS} for item in found]}
+    return {"changed": False, "results": [{field: item.get(field) for field in RESULT_FIELDS} for item in found],
+            "attempts": attempts}
 
 
 def main() -> None:
-    run_module(OPTIONS, run, "Searching for {term!r} failed: {error}", registry=True)
+    run_module(OPTIONS, run, "Searching for {term!r} failed: {error}", registry=True, minimums=RETRY_MINIMUMS)
 
 
 if __name__ == "__main__":

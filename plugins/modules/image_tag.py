@@ -41,6 +41,10 @@ options:
     type: str
     choices: [overwrite, keep]
     default: overwrite
+  parallel:
+    description: How many targets are looked up and tagged at the same time (1 or more).
+    type: int
+    default: 4
 seealso:
   - module: moby.engine.image_push
 """
@@ -91,17 +95,54 @@ kept:
   type: list
   elements: str
   sample: []
+results:
+  description: One entry per target of O(repository), in the same order.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The target, with its tag.
+      type: str
+      sample: registry.example.com/team/app:2.3.1
+    changed:
+      description: Whether the target was (or in check mode would be) set to the image.
+      type: bool
+      sample: true
+    reason:
+      description: Why the target was (or would be) set, kept or left alone.
+      type: str
+      sample: the target is missing
+    before:
+      description: Id of the image the target named before, V(null) when it was missing.
+      type: str
+    after:
+      description: Id of the image the target names after the task.
+      type: str
+  sample:
+    - name: registry.example.com/team/app:2.3.1
+      changed: true
+      reason: the target is missing
+      before: null
+      after: sha256:3f57d9401f8d42f986df300f0c69192fc41da28ccc8d797829467780db3dd741
 """
 
 from ansible_collections.moby.engine.plugins.module_utils._common import Task, run_module
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, NotFound
 from ansible_collections.moby.engine.plugins.module_utils._references import parse_image_name, parse_reference
+from ansible_collections.moby.engine.plugins.module_utils._retry import (
+    PARALLEL_MINIMUMS,
+    PARALLEL_OPTIONS,
+    results_or_raise,
+    run_each,
+)
 
 OPTIONS = {
     "name": {"type": "str", "required": True},
     "repository": {"type": "list", "elements": "str", "required": True},
     "tag": {"type": "str", "default": "latest"},
     "existing": {"type": "str", "choices": ["overwrite", "keep"], "default": "overwrite"},
+    **PARALLEL_OPTIONS,
 }
 
 
@@ -134,6 +175,17 @@ def decide(current_ids: dict, source_id: str, existing: str) -> tuple:
     return to_tag, kept, "every target already names the image"
 
 
+def target_reason(current_id: str | None, source_id: str, existing: str) -> str:
+    """Why one target is set, kept or left alone (the per-target words of ``decide``)."""
+    if current_id is None:
+        return "the target is missing"
+    if current_id == source_id:
+        return "the target already names the image"
+    if existing == "keep":
+        return "the target names another image, kept because existing is keep"
+    return "the target names another image"
+
+
 def run(task: Task) -> dict:
     client, params, check_mode = task.client, task.params, task.check_mode
     parse_image_name(params["name"])
@@ -142,22 +194,26 @@ def run(task: Task) -> dict:
     if source is None:
         raise NotFound("no such image {0}".format(params["name"]))
     by_name = {ref.familiar_tagged(): ref for ref in refs}
-    before = {}
-    for name in by_name:
-        current = client.inspect_image(name)
-        before[name] = current and current["Id"]
+    names, parallel = list(by_name), params["parallel"]
+    # The targets are independent: look them up, and tag them, parallel at a time; results keep the input order.
+    currents = results_or_raise(run_each(names, client.inspect_image, parallel))
+    before = {name: current and current["Id"] for name, current in zip(names, currents)}
     to_tag, kept, reason = decide(before, source["Id"], params["existing"])
     if not check_mode:
-        for name in to_tag:
-            client.tag_image(source["Id"], by_name[name].familiar_repository, by_name[name].tag)
-        source = client.inspect_image(source["Id"])
+        source_id = source["Id"]
+        results_or_raise(run_each(to_tag, lambda name: client.tag_image(
+            source_id, by_name[name].familiar_repository, by_name[name].tag), parallel))
+        source = client.inspect_image(source_id)
     after = dict(before, **{name: source["Id"] for name in to_tag})
+    results = [{"name": name, "changed": name in to_tag, "reason": target_reason(before[name], source["Id"],
+                                                                                  params["existing"]),
+                "before": before[name], "after": after[name]} for name in names]
     return {"changed": bool(to_tag), "reason": reason, "image": source, "tagged": to_tag, "kept": kept,
-            "diff": {"before": before, "after": after}}
+            "results": results, "diff": {"before": before, "after": after}}
 
 
 def main() -> None:
-    run_module(OPTIONS, run, "Tagging {name} as {repository} failed: {error}")
+    run_module(OPTIONS, run, "Tagging {name} as {repository} failed: {error}", minimums=PARALLEL_MINIMUMS)
 
 
 if __name__ == "__main__":
