@@ -190,6 +190,14 @@ class Credentials:
         self.explicit = clean_auth(registry_auth) if registry_auth else None
         self.per_registry = {key: clean_auth(value) for key, value in (registry_auths or {}).items()}
         self.config = DockerConfig(docker_config)
+        # Every secret this task resolved, and the headers that carry them, for masking in the output.
+        self.secrets: set = set()
+
+    def _remember(self, auth: AuthConfig | None) -> AuthConfig | None:
+        for key in ("password", "identitytoken", "registrytoken"):
+            if auth and auth.get(key):
+                self.secrets.add(str(auth[key]))
+        return auth
 
     def for_registry(self, registry: str) -> AuthConfig | None:
         if self.explicit:
@@ -206,7 +214,9 @@ class Credentials:
         return self.config.credentials(registry)
 
     def header_for(self, registry: str) -> str:
-        return encode_auth(self.for_registry(registry))
+        header = encode_auth(self._remember(self.for_registry(registry)))
+        self.secrets.add(header)
+        return header
 
     def build_config_header(self) -> str | None:
         """X-Registry-Config: every registry known to the task, keyed as the engine expects."""
@@ -215,7 +225,10 @@ class Credentials:
         for registry in sorted(registries):
             # Not for_registry: a single registry_auth belongs to one registry and must not be
             # sent along for every other registry the build might touch.
-            auth = self._configured(_strip_scheme(registry))
+            auth = self._remember(self._configured(_strip_scheme(registry)))
             if auth:
                 configs[auth_key(_strip_scheme(registry))] = auth
-        return encode_header(configs) if configs else None
+        header = encode_header(configs) if configs else None
+        if header:
+            self.secrets.add(header)
+        return header
