@@ -214,8 +214,10 @@ class Credentials:
         return self.config.credentials(registry)
 
     def header_for(self, registry: str) -> str:
-        header = encode_auth(self._remember(self.for_registry(registry)))
-        self.secrets.add(header)
+        auth = self._remember(self.for_registry(registry))
+        header = encode_auth(auth)
+        if auth:
+            self.secrets.add(header)
         return header
 
     def build_config_header(self) -> str | None:
