@@ -62,7 +62,7 @@ options:
       - With TLS, defaults to C(ca.pem) in E(DOCKER_CERT_PATH) (or, when that is unset, the docker CLI's configuration
         directory, E(DOCKER_CONFIG) or C(~/.docker)) when that file exists.
     type: path
-    aliases: [ca_cert, cacert_path]
+    aliases: [ca_cert, cacert_path, tls_ca_cert]
   client_cert:
     description:
       - Client certificate presented to the engine. Requires O(client_key).

@@ -56,7 +56,7 @@ ENGINE_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "docker_context": {"type": "str", "aliases": ["context"]},
     "tls": {"type": "bool", "default": False, "fallback": (env_flag, ["DOCKER_TLS"])},
     "validate_certs": {"type": "bool", "aliases": ["tls_verify"], "fallback": (env_flag, ["DOCKER_TLS_VERIFY"])},
-    "ca_path": {"type": "path", "aliases": ["ca_cert", "cacert_path"]},
+    "ca_path": {"type": "path", "aliases": ["ca_cert", "cacert_path", "tls_ca_cert"]},
     "client_cert": {"type": "path", "aliases": ["tls_client_cert", "cert_path"]},
     "client_key": {"type": "path", "aliases": ["tls_client_key", "key_path"]},
     "tls_hostname": {"type": "str", "fallback": (env_value, ["DOCKER_TLS_HOSTNAME"])},

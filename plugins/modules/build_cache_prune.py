@@ -42,9 +42,11 @@ options:
     description: Also remove internal and frontend records and records shared with images.
     type: bool
     default: false
+    aliases: [builder_cache_all]
   keep_storage:
     description: Keep this much cache (the most recently used), in bytes or as V(512m), V(10g).
     type: raw
+    aliases: [builder_cache_keep_storage]
   filters:
     description:
       - Which records to remove. Each filter takes one value.
@@ -56,6 +58,7 @@ options:
       - C(inuse), C(shared) and C(private) are booleans; C(shared=false) means C(private=true) and the other way
         round; C(inuse=false) is the same as no C(inuse) filter, since records in use are never removed.
     type: dict
+    aliases: [builder_cache_filters]
 seealso:
   - module: moby.engine.image_build
 """
@@ -128,9 +131,9 @@ from ansible_collections.moby.engine.plugins.module_utils._filters import (
 )
 
 OPTIONS = {
-    "all": {"type": "bool", "default": False},
-    "keep_storage": {"type": "raw"},
-    "filters": {"type": "dict"},
+    "all": {"type": "bool", "default": False, "aliases": ["builder_cache_all"]},
+    "keep_storage": {"type": "raw", "aliases": ["builder_cache_keep_storage"]},
+    "filters": {"type": "dict", "aliases": ["builder_cache_filters"]},
 }
 
 FLAG_FILTERS = ("inuse", "shared", "private")

@@ -38,6 +38,11 @@ options:
       - Whether to build is decided by comparing against this image.
     type: str
     required: true
+  tag:
+    description:
+      - Tag of O(name) when O(name) carries none (V(latest) when neither gives one); when O(name) carries a tag too,
+        both must be the same.
+    type: str
   tags:
     description: Further V(repo[:tag]) references given to the same build (query parameter C(t)).
     type: list
@@ -78,6 +83,7 @@ options:
       - Build-time variables (C(ARG)), as a dict of names to strings or numbers.
       - They are visible in the image's history; never pass secrets this way.
     type: dict
+    aliases: [args]
   labels:
     description: Labels to set on the image (the module adds C(moby.engine.build.digest)).
     type: dict
@@ -90,9 +96,11 @@ options:
   network_mode:
     description: Network of the C(RUN) steps (V(bridge), V(host), V(none), V(container:<name|id>) or a network name).
     type: str
+    aliases: [network]
   extra_hosts:
     description: Extra C(/etc/hosts) entries for the C(RUN) steps, as a dict of host name to IP address.
     type: dict
+    aliases: [etc_hosts]
   cache_from:
     description: Images to use as cache sources.
     type: list
@@ -276,17 +284,18 @@ BUILDER_VERSIONS = {"classic": "1", "buildkit": "2"}
 
 OPTIONS = {
     "name": {"type": "str", "required": True},
+    "tag": {"type": "str"},
     "tags": {"type": "list", "elements": "str", "default": []},
     "path": {"type": "path"},
     "remote": {"type": "str"},
     "dockerfile": {"type": "str", "default": "Dockerfile"},
     "rebuild": {"type": "str", "choices": ["changed", "always", "never"], "default": "changed"},
-    "build_args": {"type": "dict"},
+    "build_args": {"type": "dict", "aliases": ["args"]},
     "labels": {"type": "dict"},
     "target": {"type": "str"},
     "platform": {"type": "str"},
-    "network_mode": {"type": "str"},
-    "extra_hosts": {"type": "dict"},
+    "network_mode": {"type": "str", "aliases": ["network"]},
+    "extra_hosts": {"type": "dict", "aliases": ["etc_hosts"]},
     "cache_from": {"type": "list", "elements": "str"},
     "nocache": {"type": "bool", "default": False},
     "pull": {"type": "bool", "default": False},
@@ -355,18 +364,19 @@ class ImageBuilder:
             # -1 means unlimited swap, nothing else; the engine's own refusal would not name the option.
             if size is not None and size < 0 and not (option == "memswap" and size == -1):
                 raise InvalidInput("{0} must not be negative, got {1}".format(option, size))
-        self.ref = self.image_reference(params["name"])
+        self.ref = self.image_reference(params["name"], params["tag"])
         self.refs = [self.ref] + [self.image_reference(text) for text in params["tags"]]
-        if bool(params["path"]) == bool(params["remote"]):
-            raise InvalidInput("give exactly one of path (a local context directory) and remote (a context URL)")
         self.context = BuildContext(params["path"], params["dockerfile"]) if params["path"] else None
 
     @staticmethod
-    def image_reference(text: str) -> ImageReference:
-        ref = parse_reference(text, default_tag="latest")
+    def image_reference(text: str, tag: str | None = None) -> ImageReference:
+        ref = parse_reference(text)
         if ref.digest:
             raise InvalidInput("{0!r} carries a digest; a build can only be named with a tag".format(text))
-        return ref
+        if tag is not None and ref.tag is not None and ref.tag != tag:
+            raise InvalidInput("name {0!r} carries the tag {1!r} but tag is {2!r}; give the tag once".format(
+                text, ref.tag, tag))
+        return ref if ref.tag else ref.with_tag(tag or "latest")
 
     def base_image_ids(self) -> dict[str, Optional[str]]:
         """Ids of the Dockerfile's base images; missing ones are first pulled, as the build would."""
@@ -501,7 +511,8 @@ def image_labels(image: dict | None) -> dict:
 
 def main() -> None:
     run_module(OPTIONS, lambda task: ImageBuilder(task).run(), lambda params, error: "Building {0} from {1} failed: {2}".format(
-        params["name"], params["path"] or params["remote"], error), registry=True, requires=REQUIRES)
+        params["name"], params["path"] or params["remote"], error), registry=True, requires=REQUIRES,
+        mutually_exclusive=[("path", "remote")], required_one_of=[("path", "remote")])
 
 
 if __name__ == "__main__":
