@@ -19,6 +19,19 @@ description:
     images' labels and creation times the way the engine applies them.
   - Podman's service (4.x) ignores C(label!) when pruning and would delete the images it names, so on Podman a
     C(label!) filter makes the module fail, in check mode too.
+  - With a retention policy (any of O(keep_last), O(keep_newer_than), O(repositories), O(protect)) the module
+    selects the images itself instead, from C(GET /images/json) and C(GET /containers/json?all=1), among
+    B(tagged) images, and removes exactly those, tag by tag (C(DELETE /images/{repo:tag}), never forced); the
+    engine deletes an image when its last tag goes. Untagged images are left to the engine's own prune.
+  - The policy works per repository. An image counts once in each repository it has tags in (two tags of one
+    repository count once), and each repository's tags are kept or selected on their own. An image is deleted only
+    when every one of its tags is selected; when some other tag keeps it (a repository outside O(repositories),
+    or one where the policy keeps it), only the selected tags are removed and the image stays.
+  - An image is never removed, nor any of its tags, when a container (running or stopped) uses it or O(protect)
+    names it. An image that is the parent of another image (classic builder) only loses its selected tags; the
+    engine keeps it for its children.
+  - A real run removes exactly what check mode lists, unless the engine changes in between; a tag that by
+    then names another image is left alone, with a warning.
 author:
   - moby.engine contributors (@moby-engine)
 extends_documentation_fragment:
@@ -26,8 +39,10 @@ extends_documentation_fragment:
   - moby.engine.engine.ACTION_ATTRIBUTES
 attributes:
   diff_mode:
-    support: none
-    details: RV(images_deleted) lists what was (or would be) deleted.
+    support: partial
+    details:
+      - With a retention policy, the tags of each repository the policy removes something from, before and after.
+      - With O(filters), no diff; RV(images_deleted) lists what was (or would be) deleted.
 options:
   filters:
     description:
@@ -39,8 +54,45 @@ options:
         a duration counts back from the managed host's clock, in a real run from the engine's.
       - V(label) deletes only images carrying all these labels, each as V(key) (any value) or V(key=value).
       - V(label!) keeps images carrying all these labels, each as V(key) or V(key=value).
+      - O(filters) cannot be combined with a retention policy (O(keep_last), O(keep_newer_than), O(repositories),
+        O(protect)); the engine's prune also deletes untagged images and applies its filters its own way, the policy
+        selects tagged images per repository.
     type: dict
     default: {}
+  keep_last:
+    description:
+      - Retention policy. Keep the O(keep_last) newest images of each repository, by creation time (C(Created)).
+      - Every image of the repository counts, including those kept for another reason (in use, protected).
+      - Images created in the same second as the last one kept are all kept, so a repository may keep more than
+        O(keep_last) images, never fewer.
+      - V(0) keeps none by count; O(keep_newer_than), O(protect) and containers may still keep some.
+    type: int
+  keep_newer_than:
+    description:
+      - Retention policy. Keep the images created less than this long ago, as a Go duration (V(36h), V(90m),
+        V(1h30m)), optionally preceded by days (V(7d), V(1d12h)). A number needs a unit; only V(0) does not.
+      - Together with O(keep_last), an image is kept when either keeps it.
+      - The age counts from the managed host's clock, in check mode and in a real run alike.
+    type: str
+  repositories:
+    description:
+      - Retention policy. Only the tags matching one of these patterns are candidates; the others are not touched
+        and keep their images.
+      - Patterns are matched as the engine's C(reference) filter matches them, with Go's C(path.Match) on the familiar
+        name (C(busybox), C(team/app), C(registry.example.com:5000/team/app)), with and without the tag. C(*) and
+        C(?) do not match C(/), so V(registry.example.com/team/*) takes the repositories right under C(team).
+      - A pattern may also name tags (V(team/app:rc-*)); then O(keep_last) counts among those tags only.
+      - Without O(repositories), every repository on the engine is a candidate.
+    type: list
+    elements: str
+  protect:
+    description:
+      - Retention policy. Images never removed, nor any of their tags, given as V(repo:tag) (a name without tag
+        means V(latest)), V(repo@digest) or an image id (full, or a prefix of 12 hex digits or more, with or
+        without C(sha256:)). Names and ids that name no image are ignored.
+      - O(protect) only narrows a policy; give O(keep_last), O(keep_newer_than) or O(repositories) with it.
+    type: list
+    elements: str
 seealso:
   - module: moby.engine.image_remove
 """
@@ -62,6 +114,25 @@ EXAMPLES = r"""
       label: [com.example.ci, com.example.stage=test]
   check_mode: true
   register: would_prune
+
+- name: Keep the three newest releases of each team repository and everything from the last week
+  moby.engine.image_prune:
+    repositories: ["registry.example.com/team/*"]
+    keep_last: 3
+    keep_newer_than: 7d
+    protect: [registry.example.com/team/app:stable]
+
+- name: Show which release candidates of app would go, keeping the newest two
+  moby.engine.image_prune:
+    repositories: ["registry.example.com/team/app:rc-*"]
+    keep_last: 2
+  check_mode: true
+  diff: true
+  register: would_go
+
+- name: Remove every unused image of a retired repository
+  moby.engine.image_prune:
+    repositories: [registry.example.com/team/legacy]
 """
 
 RETURN = r"""
@@ -72,26 +143,38 @@ reason:
   sample: 3 image(s) removed by the engine
 images_deleted:
   description:
-    - Ids the engine deleted. Besides image ids, a real run lists the ids of the layers deleted with them.
+    - Ids the engine deleted. Besides image ids, a real run with O(filters) lists the ids of the layers deleted
+      with them.
     - In check mode, the ids of the images that would be deleted.
+    - With a retention policy, the ids of the selected images the engine deleted (or would delete), the same list
+      in check mode and in the real run.
   returned: always
   type: list
   elements: str
   sample: [sha256:3f57d9401f8d42f986df300f0c69192fc41da28ccc8d797829467780db3dd741]
 images_untagged:
-  description: Names the engine removed from the deleted images (only when the C(dangling) filter is V(false)).
+  description:
+    - Names the engine removed from the deleted images (only when the C(dangling) filter is V(false)).
+    - With a retention policy, every tag removed (or that would be), from deleted images and from images that
+      other tags keep; the same list in check mode and in the real run.
   returned: always
   type: list
   elements: str
   sample: [registry.example.com/team/app:2.2.0]
 space_reclaimed:
-  description: Bytes freed; in check mode, the summed size of the images that would go (an upper bound, as layers may be shared).
+  description:
+    - Bytes freed; in check mode, the summed size of the images that would go (an upper bound, as layers may be
+      shared).
+    - With a retention policy, the summed size (C(Size)) of RV(images_deleted), in check mode and in the real run.
   returned: always
   type: int
   sample: 4261574
 images:
-  description: Summaries (C(GET /images/json)) of the images that would be deleted.
-  returned: in check mode
+  description:
+    - Summaries (C(GET /images/json)) of the images that would be deleted.
+    - With a retention policy, of the images the policy selects tags of (deleted or only untagged), as they were
+      before the run.
+  returned: in check mode, and with a retention policy
   type: list
   elements: dict
   sample:
@@ -100,16 +183,29 @@ images:
       Created: 1718000000
       Size: 4261574
       Labels: {com.example.ci: "true"}
+images_kept:
+  description:
+    - With a retention policy, the images in scope (a tag matches O(repositories)) of which no tag is removed, and
+      why, each as C(id), C(tags) (its tags in scope) and C(reasons).
+  returned: with a retention policy
+  type: list
+  elements: dict
+  sample:
+    - id: sha256:9b4ea6e4a1e0d5d9b8d5c8a7b1a8b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3
+      tags: [registry.example.com/team/app:2.4.0]
+      reasons: [one of the 3 newest of registry.example.com/team/app]
 """
 
 import calendar
 import datetime
 import re
 import time
+from dataclasses import dataclass
+from typing import Optional
 
 from ansible_collections.moby.engine.plugins.module_utils._common import Task, prune_reason, run_module
-from ansible_collections.moby.engine.plugins.module_utils._engines import Requirement
-from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput
+from ansible_collections.moby.engine.plugins.module_utils._engines import Requirement, reference_matches
+from ansible_collections.moby.engine.plugins.module_utils._errors import Conflict, InvalidInput, NotFound
 from ansible_collections.moby.engine.plugins.module_utils._filters import (
     IMAGE_LIST_FILTERS,
     IMAGE_PRUNE_FILTERS,
@@ -118,11 +214,18 @@ from ansible_collections.moby.engine.plugins.module_utils._filters import (
     normalize_filters,
     serialize_filters,
 )
+from ansible_collections.moby.engine.plugins.module_utils._references import looks_like_image_id, parse_image_name
 
 OPTIONS = {
     # A free dictionary, not suboptions: "label!" is not a valid option name.
     "filters": {"type": "dict", "default": {}},
+    # The retention policy: the module selects tagged images itself (see decide()).
+    "keep_last": {"type": "int"},
+    "keep_newer_than": {"type": "str"},
+    "repositories": {"type": "list", "elements": "str"},
+    "protect": {"type": "list", "elements": "str"},
 }
+POLICY_OPTIONS = ("keep_last", "keep_newer_than", "repositories", "protect")
 # Podman 4 ignores label! when pruning and deletes the very images it names: refuse, in check mode too.
 REQUIRES = {"filters.label!": Requirement(feature="prune_label_not")}
 
@@ -198,8 +301,226 @@ def prunable(client, filters: dict) -> list:
     return candidates
 
 
+@dataclass(frozen=True)
+class Policy:
+    """A retention policy, read and checked: what decide() keeps."""
+
+    repositories: tuple = ()  # reference patterns; empty: every repository
+    keep_last: Optional[int] = None
+    keep_newer_than: Optional[float] = None  # seconds
+    protect_ids: tuple = ()  # hex id prefixes, without sha256:
+    protect_names: tuple = ()  # familiar repo:tag or repo@digest, as in RepoTags and RepoDigests
+
+
+_DAYS_RE = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)d(.*)$")
+
+
+def retention_seconds(text: str) -> float:
+    """Seconds of a keep_newer_than value: a Go duration (``36h``, ``1h30m``), optionally after days (``7d``, ``1d12h``)."""
+    rest, days = text.strip(), 0.0
+    match = _DAYS_RE.match(rest)
+    if match:
+        days, rest = float(match.group(1)), match.group(2)
+    seconds = 0.0 if match and not rest else go_duration(rest)
+    if seconds is None:
+        raise InvalidInput("keep_newer_than {0!r} is not a duration: give days and a Go duration such as 7d, 1d12h, "
+                           "36h or 90m (a number needs a unit)".format(text))
+    return days * 86400 + seconds
+
+
+def read_pattern(pattern: str) -> str:
+    """A repositories pattern, refused when Go's path.Match would call it malformed."""
+    unclosed = re.search(r"\[[^\]]*$", pattern)
+    if not pattern or pattern != pattern.strip() or unclosed or pattern.endswith("\\"):
+        raise InvalidInput("repositories pattern {0!r} is not a valid pattern: give a repository name in which * and "
+                           "? match within one path component and [...] a character class".format(pattern))
+    return pattern
+
+
+def read_policy(params: dict) -> Optional[Policy]:
+    """The retention policy of the options, or None when none is given (the engine's prune, with filters)."""
+    if all(params.get(option) is None for option in POLICY_OPTIONS):
+        return None
+    if params.get("keep_last") is None and params.get("keep_newer_than") is None and not params.get("repositories"):
+        # protect alone would select every other tagged image on the engine.
+        raise InvalidInput("protect only narrows a retention policy: give keep_last, keep_newer_than or "
+                           "repositories as well")
+    ids, names = [], []
+    for item in params.get("protect") or []:
+        if looks_like_image_id(item):
+            ids.append(item.split(":")[-1])
+        ref = parse_image_name(item)
+        if ref is not None:
+            # A short id that also parses as a name (3f57d9401f8d) protects under both readings.
+            names.append("{0}@{1}".format(ref.familiar_repository, ref.digest) if ref.digest else ref.familiar_tagged())
+    keep_newer_than = params.get("keep_newer_than")
+    return Policy(repositories=tuple(read_pattern(pattern) for pattern in params.get("repositories") or []),
+                  keep_last=params.get("keep_last"),
+                  keep_newer_than=None if keep_newer_than is None else retention_seconds(keep_newer_than),
+                  protect_ids=tuple(ids), protect_names=tuple(names))
+
+
+def real_tags(image: dict) -> list:
+    return [tag for tag in image.get("RepoTags") or [] if tag != "<none>:<none>"]
+
+
+def repository_of(tag: str) -> str:
+    # RepoTags entries always end in :tag, and a tag holds neither ':' nor '/'.
+    return tag.rpartition(":")[0]
+
+
+def hex_id(image_id: str) -> str:
+    """An image id without its sha256: prefix (Podman's containers may give it bare)."""
+    return str(image_id or "").rsplit(":", maxsplit=1)[-1]
+
+
+def image_keeps(image: dict, in_use: set, policy: Policy) -> list:
+    """What keeps the whole image, whatever repository: a container, or protect."""
+    reasons = []
+    if hex_id(image["Id"]) in in_use:
+        reasons.append("used by a container")
+    names = set(real_tags(image)) | set(image.get("RepoDigests") or [])
+    if names.intersection(policy.protect_names) or any(hex_id(image["Id"]).startswith(prefix) for prefix in policy.protect_ids):
+        reasons.append("protected")
+    return reasons
+
+
+def repository_keeps(image: dict, repository: str, members: list, policy: Policy, now: float) -> list:
+    """What keeps the image's tags in one repository: keep_last among the repository's images, keep_newer_than."""
+    reasons = []
+    created = image.get("Created") or 0
+    if policy.keep_last is not None and sum(1 for other in members if (other.get("Created") or 0) > created) < policy.keep_last:
+        reasons.append("one of the {0} newest of {1}".format(policy.keep_last, repository))
+    if policy.keep_newer_than is not None and created >= now - policy.keep_newer_than:
+        reasons.append("newer than keep_newer_than")
+    return reasons
+
+
+def decide(images: list, containers: list, policy: Policy, now: float) -> tuple:
+    """The retention decision, pure: (selection, reason).
+
+    ``images`` are GET /images/json summaries (all=1, so that parents are known), ``containers`` GET
+    /containers/json?all=1. The selection says which tags go (``removals``: (id, tags) in the order to remove
+    them; an image goes with its last tag), which images the engine deletes with them (``deleted``), their
+    summed ``Size``, the touched images' summaries, the images kept and why, and each touched repository's tags.
+    """
+    in_use = {hex_id(container.get("ImageID")) for container in containers}
+    parents = {image.get("ParentId") for image in images if image.get("ParentId")}
+    by_id = {image["Id"]: image for image in images}
+    scope: dict = {}  # repository -> {image id: [tags in scope]}
+    for image in images:
+        for tag in real_tags(image):
+            if not policy.repositories or reference_matches(tag, list(policy.repositories)):
+                scope.setdefault(repository_of(tag), {}).setdefault(image["Id"], []).append(tag)
+    selected: dict = {}
+    reasons: dict = {}
+    for repository in sorted(scope):
+        members = [by_id[image_id] for image_id in scope[repository]]
+        for image in members:
+            why = image_keeps(image, in_use, policy) or repository_keeps(image, repository, members, policy, now)
+            if why:
+                known = reasons.setdefault(image["Id"], [])
+                known.extend(reason for reason in why if reason not in known)
+            else:
+                selected.setdefault(image["Id"], []).extend(scope[repository][image["Id"]])
+    removals, deleted = [], []
+    for image_id in sorted(selected, key=lambda image_id: (by_id[image_id].get("Created") or 0, image_id)):
+        image, tags = by_id[image_id], sorted(selected[image_id])
+        tag_repositories = {repository_of(tag) for tag in real_tags(image)}
+        digest_repositories = {digest.partition("@")[0] for digest in image.get("RepoDigests") or []}
+        # The engine deletes the image with its last tag, unless a digest of another repository or a child holds it.
+        if set(tags) == set(real_tags(image)) and digest_repositories <= tag_repositories and image_id not in parents:
+            deleted.append(image_id)
+        removals.append((image_id, tags))
+    removed = {tag for _image_id, tags in removals for tag in tags}
+    touched = sorted({repository_of(tag) for tag in removed})
+    kept = [{"id": image_id, "tags": sorted(tag for repository in scope for tag in scope[repository].get(image_id, [])),
+             "reasons": reasons[image_id]} for image_id in sorted(reasons) if image_id not in selected]
+    selection = {
+        "removals": removals,
+        "deleted": deleted,
+        "untagged": [tag for _image_id, tags in removals for tag in tags],
+        "space_reclaimed": sum(by_id[image_id].get("Size") or 0 for image_id in deleted),
+        "images": [by_id[image_id] for image_id, _tags in removals],
+        "kept": kept,
+        "repositories": {repository: sorted(tag for tags in scope[repository].values() for tag in tags)
+                         for repository in touched},
+    }
+    return selection, retention_reason(selection, bool(scope))
+
+
+def retention_reason(selection: dict, in_scope: bool) -> str:
+    kept = "{0} image(s) kept".format(len(selection["kept"]))
+    if selection["kept"]:
+        counts: dict = {}
+        for entry in selection["kept"]:
+            first = entry["reasons"][0]
+            first = "among the newest of their repository" if first.startswith("one of the") else first
+            counts[first] = counts.get(first, 0) + 1
+        kept += " (" + ", ".join("{0} {1}".format(count, why) for why, count in sorted(counts.items())) + ")"
+    if not selection["removals"]:
+        if not in_scope:
+            return "the retention policy finds no tagged image in scope"
+        return "the retention policy selects nothing; " + kept
+    untag_only = len(selection["removals"]) - len(selection["deleted"])
+    return "the retention policy selects {0} image(s) to delete and {1} to untag only ({2} tag(s)); {3}".format(
+        len(selection["deleted"]), untag_only, len(selection["untagged"]), kept)
+
+
+def tags_diff(repositories: dict, removed: list) -> dict:
+    """Diff mode: the tags of each repository the policy touches, before and after."""
+    gone = set(removed)
+    return {"before": {"repositories": repositories},
+            "after": {"repositories": {repository: [tag for tag in tags if tag not in gone]
+                                       for repository, tags in repositories.items()}}}
+
+
+def apply_retention(task: Task, selection: dict) -> tuple:
+    """Remove the selected tags, each only while it still names the selected image; (tags removed, ids deleted)."""
+    client = task.client
+    untagged, deleted = [], set()
+    for image_id, tags in selection["removals"]:
+        for tag in tags:
+            current = client.inspect_image(tag)
+            if current is None:
+                continue
+            if hex_id(current.get("Id")) != hex_id(image_id):
+                task.warn("{0} left alone: it names {1} now, not {2}".format(tag, current.get("Id"), image_id))
+                continue
+            try:
+                answer = client.remove_image(tag, noprune=True)
+            except NotFound:
+                continue
+            except Conflict as exc:
+                # A container created since the listing: the engine refuses, the image stays.
+                task.warn("{0} left alone: {1}".format(tag, exc))
+                break
+            untagged.append(tag)
+            deleted.update(item["Deleted"] for item in answer or [] if isinstance(item, dict) and item.get("Deleted"))
+    return untagged, deleted
+
+
+def run_retention(task: Task, policy: Policy) -> dict:
+    client = task.client
+    images = client.list_images(all_images=True)
+    containers = client.list_containers(all_containers=True)
+    selection, reason = decide(images, containers, policy, time.time())
+    if task.check_mode:
+        untagged, deleted = selection["untagged"], selection["deleted"]
+    else:
+        untagged, confirmed = apply_retention(task, selection)
+        deleted = [image_id for image_id in selection["deleted"] if image_id in confirmed]
+    sizes = {image["Id"]: image.get("Size") or 0 for image in selection["images"]}
+    return {"changed": bool(untagged), "reason": reason, "images_deleted": deleted, "images_untagged": untagged,
+            "space_reclaimed": sum(sizes[image_id] for image_id in deleted), "images": selection["images"],
+            "images_kept": selection["kept"], "diff": tags_diff(selection["repositories"], untagged)}
+
+
 def run(task: Task) -> dict:
     client, params, check_mode = task.client, task.params, task.check_mode
+    policy = read_policy(params)
+    if policy is not None:
+        return run_retention(task, policy)
     filters = read_filters(params["filters"])
     if check_mode:
         # The prediction: the same selection the engine makes, from the image and container lists.
@@ -218,7 +539,8 @@ def run(task: Task) -> dict:
 
 
 def main() -> None:
-    run_module(OPTIONS, run, "Pruning images failed: {error}", requires=REQUIRES, requirement_labels={"filters.label!": "filter 'label!'"})
+    run_module(OPTIONS, run, "Pruning images failed: {error}", requires=REQUIRES, requirement_labels={"filters.label!": "filter 'label!'"},
+               minimums={"keep_last": 0}, mutually_exclusive=[("filters", option) for option in POLICY_OPTIONS])
 
 
 if __name__ == "__main__":
