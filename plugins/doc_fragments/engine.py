@@ -16,7 +16,7 @@ options:
         C(ssh://[user@]host[:port]).
       - With C(ssh://) each connection runs C(ssh ... host docker system dial-stdio) on the managed host, as the docker
         CLI does, so the far side needs only the docker CLI and an engine, and the managed host needs the OpenSSH
-        client and a key the far side accepts (no password prompt: BatchMode). A module runs on the managed host,
+        client and a key the far side accepts (ssh runs in BatchMode and never asks for a password). A module runs on the managed host,
         so C(ssh://) is for driving another host from it (for example a bastion driving engines it can reach); to
         manage a host's own engine, run the task on that host with the default socket.
       - A C(tcp://) address without TLS gives anyone who can reach that port full control of the

@@ -13,9 +13,9 @@ calls the module's ``run``, and turns the collection's exceptions into ``fail_js
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 from ansible.module_utils.basic import AnsibleFallbackNotFound, AnsibleModule
 
@@ -207,7 +207,8 @@ def check_requirements(client: EngineClient, requires: Mapping[str, Requirement]
             raise error
 
 
-Failure = Union[str, Callable[[Mapping[str, Any], str], str]]
+# (params, error text) -> message; typing's Callable, since collections.abc types cannot be subscribed at run time on 3.8.
+Failure = Union[str, Callable[[Any, str], str]]
 
 
 def failure_message(failure: Failure, params: Mapping[str, Any], error: str) -> str:
