@@ -50,26 +50,61 @@ def host_lock(*key: str, timeout: float) -> Iterator[None]:
     """Hold an exclusive lock named by ``key`` (for example the engine address and an image name).
 
     Waits at most ``timeout`` seconds for another task holding it, then fails naming that task's process.
+    The lock file (and the directory, once empty) is removed on release, so nothing stays behind.
     """
     digest = hashlib.sha256("\0".join(key).encode("utf-8")).hexdigest()[:32]
-    path = os.path.join(lock_directory(), "{0}.lock".format(digest))
+    deadline = time.monotonic() + timeout
+    while True:
+        path = os.path.join(lock_directory(), "{0}.lock".format(digest))
+        descriptor = _open(path)
+        if descriptor is not None:
+            try:
+                _acquire(descriptor, path, " ".join(key), deadline, timeout)
+                # A holder that released unlinks the file: a lock on an unlinked file excludes no one, so retry.
+                if _still_linked(descriptor, path):
+                    break
+            except BaseException:
+                os.close(descriptor)
+                raise
+            os.close(descriptor)
     try:
-        # O_NOFOLLOW: a symlink in the lock directory must not be followed.
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-    except OSError as exc:
-        raise MobyEngineError("cannot open the lock file {0}: {1}".format(path, exc.strerror or exc))
-    try:
-        _acquire(descriptor, path, " ".join(key), timeout)
         # Who holds it, for the message of a task that gives up waiting.
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, str(os.getpid()).encode("ascii"), 0)
         yield
     finally:
+        _release(descriptor, path)
+
+
+def _open(path: str) -> int | None:
+    try:
+        # O_NOFOLLOW: a symlink in the lock directory must not be followed.
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except FileNotFoundError:
+        return None  # the directory was removed by a holder releasing the last lock: make it again
+    except OSError as exc:
+        raise MobyEngineError("cannot open the lock file {0}: {1}".format(path, exc.strerror or exc))
+
+
+def _still_linked(descriptor: int, path: str) -> bool:
+    try:
+        return os.stat(path, follow_symlinks=False).st_ino == os.fstat(descriptor).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _release(descriptor: int, path: str) -> None:
+    # Unlink while still holding the lock, so that a waiter that gets it next sees the file is gone and retries.
+    try:
+        os.unlink(path)
+        os.rmdir(os.path.dirname(path))
+    except OSError:
+        pass  # another lock of the directory is held or waited for: it stays until that one is released
+    finally:
         os.close(descriptor)
 
 
-def _acquire(descriptor: int, path: str, what: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
+def _acquire(descriptor: int, path: str, what: str, deadline: float, timeout: float) -> None:
     while True:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)

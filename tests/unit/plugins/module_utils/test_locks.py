@@ -93,3 +93,33 @@ def test_other_keys_do_not_wait():
     with host_lock("unix:///var/run/docker.sock", "app:1", timeout=5):
         with host_lock("unix:///var/run/docker.sock", "app:2", timeout=0.1):
             pass
+
+
+def test_nothing_stays_behind(private_tmp):
+    with host_lock("unix:///var/run/docker.sock", "app:1", timeout=5):
+        assert len(os.listdir(lock_directory())) == 1
+    assert os.listdir(str(private_tmp)) == []
+
+
+def test_many_holders_in_turn_leave_nothing_behind(private_tmp):
+    counter = {"inside": 0, "most": 0}
+    guard = threading.Lock()
+
+    def hold():
+        for _ in range(20):
+            with host_lock("unix:///var/run/docker.sock", "app:1", timeout=10):
+                with guard:
+                    counter["inside"] += 1
+                    counter["most"] = max(counter["most"], counter["inside"])
+                time.sleep(0.001)
+                with guard:
+                    counter["inside"] -= 1
+
+    threads = [threading.Thread(target=hold) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Unlinking on release never let two holders in at once.
+    assert counter["most"] == 1
+    assert os.listdir(str(private_tmp)) == []
