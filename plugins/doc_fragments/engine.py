@@ -134,7 +134,11 @@ options:
         description: E-mail address (only very old registries use it).
         type: str
       serveraddress:
-        description: Registry address the credentials are for. Defaults to the image's registry.
+        description:
+          - The only registry the credentials are sent to, as V(host[:port]) (a scheme and a path are ignored;
+            V(docker.io), V(index.docker.io) and V(https://index.docker.io/v1/) all mean Docker Hub).
+          - Without it, the credentials are for the task's only registry; a task that names several registries fails
+            and asks for it, and M(moby.engine.image_build) always needs it.
         type: str
       identitytoken:
         description: Identity (refresh) token issued by the registry, instead of a password.
@@ -153,7 +157,8 @@ options:
     type: dict
   docker_config:
     description:
-      - Directory holding the docker CLI's C(config.json), read for credentials when O(registry_auth) is not given.
+      - Directory holding the docker CLI's C(config.json), read for the registries that O(registry_auth) and
+        O(registry_auths) do not cover.
       - If not set, the value of the E(DOCKER_CONFIG) environment variable is used, then C(~/.docker).
     type: path
 """

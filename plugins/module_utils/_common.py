@@ -166,7 +166,8 @@ class Task:
     params: Mapping[str, Any]
     check_mode: bool
     warnings: list = field(default_factory=list)
-    # Objects with a ``secrets`` attribute (credentials): every value they resolved is masked in the output.
+    # Credentials (objects with ``secrets`` and ``warnings``): every value they resolved is masked in the output,
+    # and what they noticed (credentials given for a registry the task does not use) is reported.
     secret_sources: list = field(default_factory=list)
 
     def warn(self, message: str) -> None:
@@ -257,7 +258,7 @@ def run_module(options: Mapping[str, dict[str, Any]], run: Callable[[Task], dict
         _mask(module, task)
         module.fail_json(msg=failure_message(failure, module.params, str(exc)))
     _mask(module, task)
-    for warning in task.warnings:
+    for warning in task.warnings + [text for source in task.secret_sources for text in source.warnings]:
         module.warn(warning)
     module.exit_json(**result)
 

@@ -266,7 +266,7 @@ tagged:
 import json
 from typing import Any, Optional
 
-from ansible_collections.moby.engine.plugins.module_utils._auth import AUTH_CONFIG_KEYS, Credentials
+from ansible_collections.moby.engine.plugins.module_utils._auth import Credentials
 from ansible_collections.moby.engine.plugins.module_utils._build_context import (
     DIGEST_LABEL,
     BuildContext,
@@ -328,33 +328,14 @@ def string_map(params: dict, option: str) -> dict[str, str]:
     return {str(key): str(item).lower() if isinstance(item, bool) else str(item) for key, item in value.items()}
 
 
-def build_credentials(params: dict) -> Credentials:
-    """Every registry credential of the task; registry_auth is one more entry of registry_auths."""
-    auths = dict(params["registry_auths"] or {})
-    for registry, creds in auths.items():
-        if not isinstance(creds, dict):
-            raise InvalidInput("registry_auths.{0} must be a dict of credentials, got {1}".format(
-                registry, type(creds).__name__))
-        unknown = sorted(set(creds) - set(AUTH_CONFIG_KEYS))
-        if unknown:
-            raise InvalidInput("registry_auths.{0} has unknown keys {1}; allowed are {2}".format(
-                registry, ", ".join(unknown), ", ".join(AUTH_CONFIG_KEYS)))
-    single = params.get("registry_auth")
-    if single:
-        if not single.get("serveraddress"):
-            raise InvalidInput("registry_auth needs serveraddress with image_build, because a build may pull from "
-                               "several registries; or give registry_auths (a dict of registry: credentials)")
-        auths[single["serveraddress"]] = single
-    return Credentials(docker_config=params.get("docker_config"), registry_auths=auths)
-
-
 class ImageBuilder:
     """Decides whether the image must be built, and builds it."""
 
     def __init__(self, task: Task) -> None:
         params = task.params
         self.client = task.client
-        self.creds = task.keep_secret(build_credentials(params))
+        # No registries given: a build may pull from any, so registry_auth must name its serveraddress.
+        self.creds = task.keep_secret(Credentials.from_params(params))
         self.params = params
         self.check_mode = task.check_mode
         self.build_args = string_map(params, "build_args")
