@@ -177,6 +177,21 @@ class EngineClient:
     def system_df(self) -> dict:
         return self.transport.get_json("/system/df")
 
+    def ping_headers(self) -> Mapping[str, str]:
+        """The headers of GET /_ping (unversioned): Builder-Version, OSType, Api-Version, Server."""
+        return self.transport.request("GET", "/_ping", versioned=False).headers
+
+    def version(self) -> dict:
+        return self.transport.get_json("/version")
+
+    def info(self) -> dict:
+        return self.transport.get_json("/info")
+
+    def disk_usage(self, kinds: Iterable[str]) -> dict:
+        """GET /system/df for these kinds only (``type``, API 1.42: image, container, volume, build-cache); older
+        engines ignore ``type`` and compute every kind."""
+        return self.transport.get_json("/system/df", params={"type": list(kinds)})
+
 
 _AUTH_FAILURE_RE = re.compile(r"unauthorized|authentication required|no basic auth credentials|denied", re.I)
 
