@@ -392,22 +392,12 @@ def disagreements(known: dict, read: dict) -> list:
 
 
 def destination_credentials(params: dict, refs: list) -> Credentials:
-    """Credentials for promotion: each destination gets only its own registry's entry.
+    """Credentials for promotion: each destination's registry gets its own entry, and only that.
 
     A single ``registry_auth`` belongs to the registry its ``serveraddress`` names; without one, it is accepted only
-    when every destination is in the same registry, and never sent to another.
+    when every destination is in the same registry (Credentials decides, from the registries named here).
     """
-    auths = dict(params.get("registry_auths") or {})
-    single = params.get("registry_auth")
-    if single:
-        registries = sorted({ref.registry for ref in refs})
-        server = single.get("serveraddress")
-        if not server and len(registries) > 1:
-            raise InvalidInput("registry_auth has no serveraddress, but the destinations are in several registries "
-                               "({0}); give registry_auths, a dict of registry to credentials".format(
-                                   ", ".join(registries)))
-        auths[server or registries[0]] = single
-    return Credentials.from_params(dict(params, registry_auth=None, registry_auths=auths))
+    return Credentials.from_params(params, registries=[ref.registry for ref in refs])
 
 
 class ImagePusher:
@@ -420,7 +410,13 @@ class ImagePusher:
         self.warn = task.warn
         self.policy = RetryPolicy.from_params(task.params)
         self.keep_secret = task.keep_secret
-        self.creds = self.keep_secret(Credentials.from_params(task.params))
+        self.creds: Optional[Credentials] = None
+
+    def credentials(self, creds: Credentials) -> Credentials:
+        """Keep the credentials' secrets for masking, and pass on their warnings."""
+        for warning in creds.warnings:
+            self.warn(warning)
+        return self.keep_secret(creds)
 
     def reference(self) -> ImageReference:
         name, tag = self.params["name"], self.params["tag"]
@@ -456,6 +452,8 @@ class ImagePusher:
     def run(self) -> dict:
         if self.params["destinations"]:
             return self.promote()
+        self.creds = self.credentials(Credentials.from_params(
+            self.params, registries=[parse_reference(self.params["name"]).registry]))
         results = [self.push_one(ref) for ref in self.references()]
         if not self.params["all_tags"]:
             return results[0]
@@ -474,7 +472,7 @@ class ImagePusher:
                 "the engine has no image named {0}. Only a local image whose name includes the registry can be "
                 "pushed: give the local image that name first (moby.engine.image_tag with repository: {0}), "
                 "then push it".format(ref.familiar_tagged()))
-        header = (creds or self.creds).header_for(ref.registry)
+        header = (creds or self.creds).header_for(ref.registry)  # type: ignore[union-attr]
         attempts: list = []
         remote = self.registry_descriptor(ref, header, attempts)
         remote_digest = remote.get("digest")
@@ -529,7 +527,7 @@ class ImagePusher:
             raise InvalidInput("all_tags and destinations cannot be used together")
         source_ref = self.reference()
         refs = destination_references(self.params["destinations"], source_ref)
-        creds = self.keep_secret(destination_credentials(dict(self.params), refs))
+        creds = self.credentials(destination_credentials(dict(self.params), refs))
         source = self.client.inspect_image(source_ref.familiar_tagged())
         if source is None:
             raise NotFound("the engine has no image named {0} to push to the destinations".format(

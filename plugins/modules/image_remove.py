@@ -155,7 +155,7 @@ def predicted_after(before: dict, name: str) -> dict | None:
 def names_id(name: str, image: dict) -> bool:
     """Whether the engine takes ``name`` as (a prefix of) the image's id: it does so for any name that is one,
     a short id that also parses as a repository name included."""
-    hex_id = str(image.get("Id") or "").split(":")[-1]
+    hex_id = str(image.get("Id") or "").rsplit(":", maxsplit=1)[-1]
     given = name[len("sha256:"):] if name.startswith("sha256:") else name
     return looks_like_image_id(name) and hex_id.startswith(given)
 

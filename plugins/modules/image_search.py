@@ -148,10 +148,15 @@ RESULT_FIELDS = ("name", "description", "star_count", "is_official", "is_automat
 def run(task: Task) -> dict:
     """Search the index named in the term (Docker Hub by default); never changes anything."""
     client, params = task.client, task.params
-    creds = task.keep_secret(Credentials.from_params(params))
     term = params["term"].strip()
     if not term:
         raise InvalidInput("term must not be empty")
+    # The engine picks the index the way it splits repository names: a first part with a dot or
+    # a colon, or "localhost", names the index; credentials are looked up for that index.
+    index = split_domain(term)[0]
+    creds = task.keep_secret(Credentials.from_params(params, registries=[index]))
+    for warning in creds.warnings:
+        task.warn(warning)
     filters = serialize_filters(params["filters"], IMAGE_SEARCH_FILTERS, FILTER_ALIASES)
     stars = (params["filters"] or {}).get("stars")
     if stars is not None and not str(stars).isdigit():
@@ -160,9 +165,6 @@ def run(task: Task) -> dict:
     if params["limit"] is not None and not 1 <= params["limit"] <= 100:
         # dockerd refuses such a limit in these words; Podman's service would pass it on to the registry.
         raise InvalidInput("Limit {0} is outside the range of [1, 100]".format(params["limit"]))
-    # The engine picks the index the way it splits repository names: a first part with a dot or
-    # a colon, or "localhost", names the index; credentials are looked up for that index.
-    index = split_domain(term)[0]
     policy, attempts = RetryPolicy.from_params(params), []
     try:
         found = call_with_retries(lambda: client.search_images(term, limit=params["limit"], filters=filters,

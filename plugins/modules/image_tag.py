@@ -205,8 +205,8 @@ def run(task: Task) -> dict:
             source_id, by_name[name].familiar_repository, by_name[name].tag), parallel))
         source = client.inspect_image(source_id)
     after = dict(before, **{name: source["Id"] for name in to_tag})
-    results = [{"name": name, "changed": name in to_tag, "reason": target_reason(before[name], source["Id"],
-                                                                                  params["existing"]),
+    results = [{"name": name, "changed": name in to_tag,
+                "reason": target_reason(before[name], source["Id"], params["existing"]),
                 "before": before[name], "after": after[name]} for name in names]
     return {"changed": bool(to_tag), "reason": reason, "image": source, "tagged": to_tag, "kept": kept,
             "results": results, "diff": {"before": before, "after": after}}

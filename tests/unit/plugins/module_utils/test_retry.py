@@ -238,7 +238,7 @@ def test_run_each_collects_failures_by_item():
     outcomes = run_each([1, 2, 3], work, 2)
     assert [type(outcome) for _item, outcome in outcomes] == [NotFound, int, NotFound]
     with pytest.raises(MobyEngineError, match=r"^i1: no such image 1; i3: no such image 3$"):
-        results_or_raise(outcomes, lambda item: "i{0}".format(item))
+        results_or_raise(outcomes, "i{0}".format)
 
 
 def test_run_each_single_failure_keeps_its_type():
