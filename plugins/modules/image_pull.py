@@ -249,8 +249,6 @@ class ImagePuller:
         # registry the names use (and is refused when they use several).
         registries = [parse_reference(name).registry for name in task.params["name"]]
         self.creds = task.keep_secret(Credentials.from_params(task.params, registries=registries))
-        for warning in self.creds.warnings:
-            task.warn(warning)
         self.params = task.params
         self.check_mode = task.check_mode
         self.policy = RetryPolicy.from_params(task.params)

@@ -413,9 +413,7 @@ class ImagePusher:
         self.creds: Optional[Credentials] = None
 
     def credentials(self, creds: Credentials) -> Credentials:
-        """Keep the credentials' secrets for masking, and pass on their warnings."""
-        for warning in creds.warnings:
-            self.warn(warning)
+        """Keep the credentials: run_module masks their secrets and reports their warnings."""
         return self.keep_secret(creds)
 
     def reference(self) -> ImageReference:

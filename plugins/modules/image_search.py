@@ -155,8 +155,6 @@ def run(task: Task) -> dict:
     # a colon, or "localhost", names the index; credentials are looked up for that index.
     index = split_domain(term)[0]
     creds = task.keep_secret(Credentials.from_params(params, registries=[index]))
-    for warning in creds.warnings:
-        task.warn(warning)
     filters = serialize_filters(params["filters"], IMAGE_SEARCH_FILTERS, FILTER_ALIASES)
     stars = (params["filters"] or {}).get("stars")
     if stars is not None and not str(stars).isdigit():
