@@ -124,7 +124,8 @@ def default_config_dir() -> str:
 
 
 class DockerConfig:
-    """Read-only view of a docker CLI ``config.json``; ``secrets`` holds every secret read from it."""
+    """A docker CLI ``config.json``: read for credentials (``secrets`` holds every secret read from it), and
+    written by registry_login as the docker CLI writes it."""
 
     def __init__(self, config_dir: str | None = None) -> None:
         self.config_dir = config_dir or default_config_dir()
@@ -157,6 +158,56 @@ class DockerConfig:
         if not isinstance(data, dict):
             raise InvalidInput("docker config {0} is not a JSON object".format(self.path))
         return data
+
+    def reload(self) -> None:
+        self._data = None
+
+    def store_login(self, registry: str, username: str, secret: str) -> None:
+        """Store a login where the docker CLI would: the registry's credential helper, else the credsStore, else
+        ``auths`` (base64 of user:password, file mode 0600)."""
+        key = auth_key(registry)
+        helper = self.helper_for(registry)
+        if helper:
+            data = json.dumps({"ServerURL": key, "Username": username, "Secret": secret}).encode("utf-8")
+            returncode, dummy = _run_helper(helper, "store", data, key, self.path)
+            if returncode != 0:
+                raise _helper_failure(helper, "store", key, returncode, self.path)
+            return
+        encoded = base64.b64encode("{0}:{1}".format(username, secret).encode("utf-8")).decode("ascii")
+        self._write(lambda data: data.setdefault("auths", {}).update({key: {"auth": encoded}}))
+
+    def erase_login(self, registry: str) -> None:
+        """Remove a stored login from wherever store_login() put it."""
+        key = auth_key(registry)
+        helper = self.helper_for(registry)
+        if helper:
+            returncode, output = _run_helper(helper, "erase", key.encode("utf-8"), key, self.path)
+            if returncode != 0 and HELPER_NOT_FOUND_MESSAGE not in output:
+                raise _helper_failure(helper, "erase", key, returncode, self.path)
+            return
+        found = self._find(self._section("auths"), registry)
+        if found:
+            self._write(lambda data: data["auths"].pop(found[0], None))
+
+    def _write(self, change: Any) -> None:
+        data = json.loads(json.dumps(self.data))
+        change(data)
+        os.makedirs(self.config_dir, mode=0o700, exist_ok=True)
+        text = json.dumps(data, indent="\t").encode("utf-8") + b"\n"
+        # Written whole or not at all, and never readable by others while it holds credentials.
+        temporary = "{0}.{1}.tmp".format(self.path, os.getpid())
+        try:
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, self.path)
+        except OSError as exc:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+            raise InvalidInput("cannot write {0}: {1}".format(self.path, exc.strerror or exc)) from None
+        self.reload()
 
     def _section(self, name: str) -> dict:
         value = self.data.get(name) or {}
@@ -261,18 +312,17 @@ def _stop_process_group(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def run_credential_helper(helper: str, server: str, source: str | None = None) -> AuthConfig | None:
-    """Ask ``docker-credential-<helper> get`` for a server's credentials; None when it has none.
+def _run_helper(helper: str, action: str, data: bytes, server: str, source: str | None) -> Tuple[int, str]:
+    """(exit status, output) of ``docker-credential-<helper> <action>`` given ``data`` on stdin.
 
-    The server goes on stdin, as the protocol wants, and nothing the helper prints ever goes into a message:
-    a failing helper may well have printed the secret.
+    Nothing the helper prints ever goes into a message: a failing helper may well have printed the secret.
     """
     validate_helper_name(helper, "credential helper configured for {0}".format(server))
     program = HELPER_PREFIX + helper
     remedy = "fix or remove it in {0}".format(source) if source else "fix its configuration"
     timeout = CREDENTIAL_HELPER_TIMEOUT
     try:
-        process = subprocess.Popen([program, "get"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        process = subprocess.Popen([program, action], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, start_new_session=True)
     except FileNotFoundError:
         raise CredentialHelperError(
@@ -286,23 +336,34 @@ def run_credential_helper(helper: str, server: str, source: str | None = None) -
         raise CredentialHelperError("credential helper {0} is configured for {1} but could not be started ({2}); "
                                     "{3}".format(program, server, exc.strerror or type(exc).__name__, remedy)) from None
     try:
-        stdout, dummy = process.communicate(input=server.encode("utf-8"), timeout=timeout)
+        stdout, dummy = process.communicate(input=data, timeout=timeout)
     except subprocess.TimeoutExpired:
         _stop_process_group(process)
         raise CredentialHelperError(
             "credential helper {0} did not answer within {1} s for {2} and was stopped; a helper waiting for a "
             "password, an unlock or a touch cannot be answered by a module: unlock the store on the managed host, "
             "or {3}".format(program, timeout, server, remedy)) from None
-    output = stdout.decode("utf-8", "replace").strip()
-    if process.returncode != 0:
+    return process.returncode, stdout.decode("utf-8", "replace").strip()
+
+
+def _helper_failure(helper: str, action: str, server: str, returncode: int, source: str | None) -> CredentialHelperError:
+    program = HELPER_PREFIX + helper
+    remedy = "fix or remove it in {0}".format(source) if source else "fix its configuration"
+    status = "killed by signal {0}".format(-returncode) if returncode < 0 else "exit status {0}".format(returncode)
+    return CredentialHelperError(
+        "credential helper {0} failed for {1} ({2}); its output is not shown, as it may hold credentials. "
+        "Run '{0} {3}' on the managed host as the user the module runs as, with {1} on its standard input, "
+        "to see why; or {4}".format(program, server, status, action, remedy))
+
+
+def run_credential_helper(helper: str, server: str, source: str | None = None) -> AuthConfig | None:
+    """Ask ``docker-credential-<helper> get`` for a server's credentials; None when it has none."""
+    program = HELPER_PREFIX + helper
+    returncode, output = _run_helper(helper, "get", server.encode("utf-8"), server, source)
+    if returncode != 0:
         if HELPER_NOT_FOUND_MESSAGE in output:
             return None
-        status = ("killed by signal {0}".format(-process.returncode) if process.returncode < 0
-                  else "exit status {0}".format(process.returncode))
-        raise CredentialHelperError(
-            "credential helper {0} failed for {1} ({2}); its output is not shown, as it may hold credentials. "
-            "Run '{0} get' on the managed host as the user the module runs as, with {1} on its standard input, "
-            "to see why; or {3}".format(program, server, status, remedy))
+        raise _helper_failure(helper, "get", server, returncode, source)
     try:
         data = json.loads(output)
     except ValueError:

@@ -172,6 +172,13 @@ class EngineClient:
     def list_containers(self, all_containers: bool = False, filters: str | None = None) -> list:
         return self.transport.get_json("/containers/json", params={"all": all_containers, "filters": filters})
 
+    # -- registries ------------------------------------------------------
+
+    def login(self, auth: Mapping[str, Any]) -> dict:
+        """POST /auth: the engine checks the credentials with the registry; raises AuthenticationFailed."""
+        response = self.transport.request("POST", "/auth", json_body=dict(auth))
+        return self.transport.json_of(response, "POST", "/auth")
+
     # -- system ----------------------------------------------------------
 
     def system_df(self) -> dict:

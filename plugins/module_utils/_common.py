@@ -258,7 +258,7 @@ def run_module(options: Mapping[str, dict[str, Any]], run: Callable[[Task], dict
         _mask(module, task)
         module.fail_json(msg=failure_message(failure, module.params, str(exc)))
     _mask(module, task)
-    for warning in task.warnings + [text for source in task.secret_sources for text in source.warnings]:
+    for warning in task.warnings + [text for source in task.secret_sources for text in getattr(source, "warnings", ())]:
         module.warn(warning)
     module.exit_json(**result)
 
