@@ -83,9 +83,11 @@ options:
   api_version:
     description:
       - Engine API version to use.
-      - V(auto) asks the engine and uses the lower of its version and 1.43; engines older than API 1.41
-        (Docker 20.10) are refused with a clear message.
-      - An explicit version is used as given on every request.
+      - V(auto) asks the engine and uses its version, at most 1.51 (the newest this collection is tested against);
+        an engine newer than that is spoken to in 1.51 unless its minimum (C(MinAPIVersion)) is higher, which fails
+        with a message naming both. Engines older than API 1.41 (Docker 20.10) are refused with a clear message.
+      - An explicit version is used as given on every request; one the engine refuses fails with the range of
+        versions the engine accepts.
       - If not set, the value of the E(DOCKER_API_VERSION) environment variable is used.
     type: str
     default: auto
