@@ -2,475 +2,199 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""EngineClient with the HTTP layer replaced by a fake session answering like a real engine."""
+"""EngineClient's endpoints against the shared fake engine: paths, parameters, and the normalisation of
+Podman's answers through _engines (the transport itself is tested in test_transport.py)."""
 
 from __future__ import annotations
 
 import io
 import json
-import threading
 
 import pytest
-import requests
-from requests.structures import CaseInsensitiveDict
 
-from ansible_collections.moby.engine.plugins.module_utils import _client
-from ansible_collections.moby.engine.plugins.module_utils._client import (
-    MAX_API_VERSION,
-    MIN_API_VERSION,
-    EngineClient,
-    EngineConfig,
-    _query_value,
-    version_tuple,
-)
+from ansible_collections.moby.engine.plugins.module_utils._engines import DOCKER, PODMAN, EngineIdentity
 from ansible_collections.moby.engine.plugins.module_utils._errors import (
     AuthenticationFailed,
-    BadRequest,
     Conflict,
-    EngineAPIError,
-    EngineTimeout,
-    EngineUnreachable,
-    InvalidInput,
-    MissingLibrary,
+    EndpointMissing,
     NotFound,
     ServerError,
     StreamError,
-    UnsupportedApiVersion,
+    UnsupportedByEngine,
 )
+from ansible_collections.moby.engine.tests.unit.plugins.fake_engine import Reply, error, image_tar, sha, stream
 
-TCP_HOST = "tcp://127.0.0.1:2375"
-BASE = "http://127.0.0.1:2375"
 IMAGE_ID = "sha256:3f57d9401f8d42f986df300f0c69192fc41da28ccc8d797829467780db3dd741"
 DIGEST = "sha256:5eef5ed34e1e1ff0a4ae850395cbf665c4de6b4b83a32a0bc7bcb998e24e7bbb"
+DOCKER_SUMMARY_KEYS = {"Id", "ParentId", "RepoTags", "RepoDigests", "Created", "Size", "SharedSize",
+                       "VirtualSize", "Labels", "Containers"}
 
 
-class FakeResponse:
-    """Shaped like requests.Response as far as the client uses it."""
+# -- paths and parameters ------------------------------------------------------
 
-    def __init__(self, status_code=200, body=None, headers=None, chunks=None, reason=None, broken=None):
-        self.status_code = status_code
-        self.headers = CaseInsensitiveDict(headers or {})
-        if isinstance(body, (dict, list)):
-            self.text = json.dumps(body)
-            self.headers.setdefault("Content-Type", "application/json")
-        else:
-            self.text = body or ""
-        self.reason = reason or {200: "OK", 201: "Created", 400: "Bad Request", 404: "Not Found",
-                                 409: "Conflict", 500: "Internal Server Error"}.get(status_code, "")
-        self._chunks = chunks
-        self._broken = broken
-        self.closed = False
-        self.chunk_sizes = []
-
-    def json(self):
-        return json.loads(self.text)  # raises ValueError on a non-JSON body, like requests does
-
-    def iter_content(self, chunk_size=1):
-        self.chunk_sizes.append(chunk_size)
-        yield from self._chunks or [self.text.encode("utf-8")]
-        if self._broken is not None:
-            raise self._broken
-
-    def close(self):
-        self.closed = True
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-        return False
-
-
-def negotiate(client):
-    """Trigger API version negotiation."""
-    return client.api_version
-
-
-def ping(version="1.41"):
-    headers = {"Content-Type": "text/plain; charset=utf-8", "Docker-Experimental": "false",
-               "Ostype": "linux", "Server": "Docker/20.10.24 (linux)", "Cache-Control": "no-cache, no-store"}
-    if version:
-        headers["Api-Version"] = version
-    return FakeResponse(200, "OK", headers)
-
-
-def error(status, message):
-    return FakeResponse(status, {"message": message})
-
-
-class FakeSession:
-    """Answers requests from a route table {(METHOD, path): response | exception | callable}."""
-
-    def __init__(self, base_url, routes):
-        self.base_url = base_url
-        self.routes = dict(routes)
-        self.calls = []
-        self.closed = False
-
-    def request(self, method, url, params=None, headers=None, data=None, json=None, stream=False, timeout=None):
-        assert url.startswith(self.base_url), url
-        path = url[len(self.base_url):]
-        prepared = requests.Request(method, "http://engine" + path, params=params).prepare()
-        call = {"method": method, "path": path, "params": params, "headers": headers, "data": data,
-                "json": json, "stream": stream, "timeout": timeout, "query_url": prepared.url}
-        self.calls.append(call)
-        answer = self.routes.get((method, path))
-        if answer is None:
-            return error(404, "page not found")
-        if callable(answer) and not isinstance(answer, FakeResponse):
-            answer = answer(call)
-        if isinstance(answer, BaseException):
-            raise answer
-        return answer
-
-    def paths(self):
-        return [(call["method"], call["path"]) for call in self.calls]
-
-    def close(self):
-        self.closed = True
-
-
-@pytest.fixture
-def engine(monkeypatch):
-    """make(routes, **config) -> (client, session) with the session answering from routes."""
-
-    def make(routes, **config):
-        config.setdefault("docker_host", TCP_HOST)
-        engine_config = EngineConfig(**config)
-        session = FakeSession(engine_config.base_url, routes)
-        monkeypatch.setattr(EngineClient, "_new_session", lambda self: session)
-        return EngineClient(engine_config), session
-
-    return make
-
-
-# -- API version negotiation -------------------------------------------------
-
-def test_engine_141_uses_141(engine):
-    client, session = engine({
-        ("GET", "/_ping"): ping("1.41"),
-        ("GET", "/v1.41/images/busybox:1.36/json"): FakeResponse(200, {"Id": IMAGE_ID}),
-    })
-    assert client.inspect_image("busybox:1.36") == {"Id": IMAGE_ID}
-    assert client.inspect_image("busybox:1.36") == {"Id": IMAGE_ID}
-    assert client.api_version == "1.41"
-    assert client.engine_api_version == "1.41"
-    # /_ping is unversioned and asked once per client.
-    assert session.paths() == [("GET", "/_ping"), ("GET", "/v1.41/images/busybox:1.36/json"),
-                               ("GET", "/v1.41/images/busybox:1.36/json")]
-
-
-def test_newer_engine_capped_at_max(engine):
-    client, session = engine({("GET", "/_ping"): ping("1.45"),
-                              ("POST", "/v1.43/images/" + IMAGE_ID + "/tag"): FakeResponse(201, "")})
-    client.tag_image(IMAGE_ID, "registry.example.com/team/app", "stable")
-    assert MAX_API_VERSION == "1.43"
-    assert client.api_version == "1.43"
-    assert client.engine_api_version == "1.45"
-    assert session.calls[-1]["params"] == {"repo": "registry.example.com/team/app", "tag": "stable"}
-
-
-def test_version_compared_numerically(engine):
-    # "1.100" sorts before "1.43" as text; as a version it is newer.
-    client, _session = engine({("GET", "/_ping"): ping("1.100")})
-    assert client.api_version == "1.43"
-    assert version_tuple("1.9") < version_tuple("1.41") < version_tuple("1.100")
-
-
-def test_engine_142_used_as_is(engine):
-    client, _session = engine({("GET", "/_ping"): ping("1.42")})
-    assert client.api_version == "1.42"
-
-
-def test_old_engine_rejected(engine):
-    client, session = engine({("GET", "/_ping"): ping("1.40")})
-    with pytest.raises(UnsupportedApiVersion) as exc:
-        client.inspect_image("busybox")
-    assert MIN_API_VERSION == "1.41"
-    assert str(exc.value) == ("the engine at tcp://127.0.0.1:2375 speaks API 1.40; moby.engine needs 1.41 or "
-                              "newer (Docker 20.10+). Upgrade the engine")
-    assert session.paths() == [("GET", "/_ping")]
-
-
-def test_missing_api_version_header_falls_back_to_version(engine):
-    client, session = engine({
-        ("GET", "/_ping"): ping(None),
-        ("GET", "/version"): FakeResponse(200, {"ApiVersion": "1.42", "MinAPIVersion": "1.12",
-                                                "Version": "23.0.6", "Os": "linux", "Arch": "amd64"}),
-    })
-    assert client.api_version == "1.42"
-    assert session.paths() == [("GET", "/_ping"), ("GET", "/version")]
-
-
-def test_no_version_anywhere(engine):
-    client, _session = engine({("GET", "/_ping"): ping(None), ("GET", "/version"): FakeResponse(200, {})})
-    with pytest.raises(UnsupportedApiVersion) as exc:
-        negotiate(client)
-    assert str(exc.value) == "the engine at tcp://127.0.0.1:2375 did not report its API version"
-
-
-def test_explicit_api_version_is_used_as_given(engine):
-    client, session = engine({("GET", "/_ping"): ping("1.43"),
-                              ("GET", "/v1.42/images/busybox/json"): FakeResponse(200, {"Id": IMAGE_ID})},
-                             api_version="1.42")
-    assert client.inspect_image("busybox") == {"Id": IMAGE_ID}
-    assert session.paths() == [("GET", "/_ping"), ("GET", "/v1.42/images/busybox/json")]
-
-
-def test_explicit_api_version_still_checks_that_an_engine_answers(engine):
-    client, _session = engine({("GET", "/_ping"): error(404, "page not found")}, api_version="1.42")
-    with pytest.raises(EngineUnreachable) as exc:
-        client.inspect_image("busybox")
-    assert "is not a Docker engine (GET /_ping answered 404: page not found)" in str(exc.value)
-
-
-def test_client_version_too_new(engine):
-    client, _session = engine({("GET", "/_ping"): ping(), ("GET", "/v1.99/images/busybox/json"): error(
-        400, "client version 1.99 is too new. Maximum supported API version is 1.43")}, api_version="1.99")
-    with pytest.raises(UnsupportedApiVersion) as exc:
-        client.inspect_image("busybox")
-    assert str(exc.value) == ("the engine refused API version 1.99: client version 1.99 is too new. "
-                              "Maximum supported API version is 1.43")
-
-
-def test_require_api(engine):
-    client, _session = engine({("GET", "/_ping"): ping()}, api_version="1.41")
-    client.require_api("1.41", "platform")
-    with pytest.raises(UnsupportedApiVersion) as exc:
-        client.require_api("1.42", "platform")
-    assert str(exc.value) == ("platform needs engine API 1.42 or newer; the engine at tcp://127.0.0.1:2375 is "
-                              "Docker 20.10.24 (API 1.41). Leave platform unset on this engine, or upgrade it")
-
-
-# -- errors ------------------------------------------------------------------
-
-@pytest.mark.parametrize("status, error_class, message", [
-    (400, BadRequest, "invalid tag format"),
-    (401, AuthenticationFailed, "unauthorized"),
-    (404, NotFound, "No such image: busybox:nope"),
-    (409, Conflict, 'conflict: unable to remove repository reference "busybox" (must force) - container '
-                    "0123456789ab is using its referenced image 3f57d9401f8d"),
-    (500, ServerError, "driver failed"),
-])
-def test_status_maps_to_exception(engine, status, error_class, message):
-    client, _session = engine({("GET", "/_ping"): ping(),
-                               ("DELETE", "/v1.41/images/busybox"): error(status, message)})
-    with pytest.raises(error_class) as exc:
-        client.remove_image("busybox")
-    assert exc.value.message == message
-    assert str(exc.value) == message
-    assert exc.value.status == status
-
-
-def test_unmapped_status_is_engine_api_error(engine):
-    client, _session = engine({("GET", "/_ping"): ping(),
-                               ("DELETE", "/v1.41/images/busybox"): error(403, "forbidden by plugin")})
-    with pytest.raises(EngineAPIError) as exc:
-        client.remove_image("busybox")
-    assert not isinstance(exc.value, (BadRequest, AuthenticationFailed, NotFound, Conflict, ServerError))
-    assert exc.value.status == 403
-    assert exc.value.message == "forbidden by plugin"
-
-
-def test_error_body_not_json(engine):
-    client, _session = engine({("GET", "/_ping"): ping(),
-                               ("GET", "/v1.41/images/json"): FakeResponse(
-                                   502, "bad gateway\n", reason="Bad Gateway"),
-                               ("GET", "/v1.41/system/df"): FakeResponse(500, "", reason="Internal Server Error")})
-    with pytest.raises(EngineAPIError) as exc:
-        client.list_images()
-    assert exc.value.message == "bad gateway"
-    with pytest.raises(ServerError) as exc:
-        client.system_df()
-    assert exc.value.message == "Internal Server Error"
-
-
-def test_error_body_json_but_not_an_object(engine):
-    client, _session = engine({("GET", "/_ping"): ping(),
-                               ("GET", "/v1.41/images/json"): FakeResponse(
-                                   502, '["proxy says no"]', reason="Bad Gateway")})
-    with pytest.raises(EngineAPIError) as exc:
-        client.list_images()
-    assert exc.value.message == '["proxy says no"]'
-    assert exc.value.status == 502
-
-
-def test_inspect_image_404_is_none(engine):
-    client, _session = engine({("GET", "/_ping"): ping(),
-                               ("GET", "/v1.41/images/busybox:nope/json"): error(404, "No such image: busybox:nope")})
-    assert client.inspect_image("busybox:nope") is None
-
-
-def test_inspect_image_other_errors_raise(engine):
-    client, _session = engine({("GET", "/_ping"): ping(),
-                               ("GET", "/v1.41/images/busybox/json"): error(500, "boom")})
-    with pytest.raises(ServerError):
-        client.inspect_image("busybox")
-
-
-def test_http_request_to_https_server(engine):
-    body = "Client sent an HTTP request to an HTTPS server.\n"
-    client, _session = engine({("GET", "/_ping"): FakeResponse(400, body, {"Content-Type": "text/plain"})},
-                              docker_host="tcp://engine.example.com:2376")
-    with pytest.raises(EngineUnreachable) as exc:
-        client.inspect_image("busybox")
-    assert str(exc.value) == ("the engine at tcp://engine.example.com:2376 expects TLS; set tls: true "
-                              "(and the certificates)")
-
-
-def test_connection_refused(engine):
-    refused = requests.exceptions.ConnectionError(
-        "HTTPConnectionPool(host='127.0.0.1', port=2375): Max retries exceeded with url: /_ping (Caused by "
-        "NewConnectionError('<urllib3.connection.HTTPConnection object at 0x7f3a>: Failed to establish a new "
-        "connection: [Errno 111] Connection refused'))")
-    client, _session = engine({("GET", "/_ping"): refused})
-    with pytest.raises(EngineUnreachable) as exc:
-        client.inspect_image("busybox")
-    assert str(exc.value) == ("cannot connect to the engine at tcp://127.0.0.1:2375: [Errno 111] Connection "
-                              "refused. Check that dockerd is running and that docker_host (or DOCKER_HOST) "
-                              "points at it")
-
-
-def test_missing_socket(engine):
-    client, _session = engine({("GET", "/_ping"): requests.exceptions.ConnectionError(
-        "('Connection aborted.', FileNotFoundError(2, 'No such file or directory'))")},
-        docker_host="unix:///run/nothing.sock")
-    with pytest.raises(EngineUnreachable) as exc:
-        negotiate(client)
-    assert "unix:///run/nothing.sock" in str(exc.value)
-    assert "No such file or directory" in str(exc.value)
-
-
-def test_timeout(engine):
-    client, _session = engine({("GET", "/_ping"): requests.exceptions.ReadTimeout("read timed out")}, timeout=5)
-    with pytest.raises(EngineTimeout) as exc:
-        negotiate(client)
-    assert isinstance(exc.value, EngineUnreachable)
-    assert str(exc.value) == "the engine at tcp://127.0.0.1:2375 did not answer within 5 s (timeout)"
-
-
-def test_ssl_error(engine):
-    client, _session = engine({("GET", "/_ping"): requests.exceptions.SSLError(
-        "HTTPSConnectionPool(host='engine', port=2376): Max retries exceeded (Caused by SSLError("
-        "SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self signed "
-        "certificate (_ssl.c:1006)')))")}, docker_host="tcp://engine:2376", tls=True)
-    with pytest.raises(EngineUnreachable) as exc:
-        negotiate(client)
-    assert str(exc.value).startswith("TLS connection to the engine at tcp://engine:2376 failed: "
-                                     "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")
-    assert "ca_path" in str(exc.value)
-
-
-# -- request shape -----------------------------------------------------------
-
-def test_every_path_is_versioned(engine):
-    routes = {("GET", "/_ping"): ping()}
-    for method, path, answer in [
-        ("GET", "/images/json", []),
-        ("GET", "/images/busybox/history", []),
-        ("GET", "/distribution/busybox:1.36/json", {"Descriptor": {"digest": DIGEST}}),
-        ("DELETE", "/images/busybox:1.36", [{"Untagged": "busybox:1.36"}]),
-        ("POST", "/images/prune", {"ImagesDeleted": None, "SpaceReclaimed": 0}),
-        ("GET", "/system/df", {}),
-        ("GET", "/images/search", []),
-    ]:
-        routes[(method, "/v1.41" + path)] = FakeResponse(200, answer)
-    client, session = engine(routes)
+def test_every_path_is_versioned(docker):
+    client, engine = docker
+    engine.add_image("busybox:1.36", "busybox:1.37")
+    engine.publish("busybox:1.36", digest=DIGEST)
     client.list_images()
-    client.image_history("busybox")
-    assert client.distribution_inspect("busybox:1.36", "e30=") == {"Descriptor": {"digest": DIGEST}}
+    client.image_history("busybox:1.36")
+    assert client.distribution_inspect("busybox:1.36", "e30=")["Descriptor"]["digest"] == DIGEST
     assert client.remove_image("busybox:1.36") == [{"Untagged": "busybox:1.36"}]
     client.prune_images()
     client.system_df()
     client.search_images("busybox")
-    assert [path for _method, path in session.paths()[1:]] == [
-        "/v1.41/images/json", "/v1.41/images/busybox/history", "/v1.41/distribution/busybox:1.36/json",
-        "/v1.41/images/busybox:1.36", "/v1.41/images/prune", "/v1.41/system/df", "/v1.41/images/search"]
+    assert [(request.version, request.path) for request in engine.requests[1:]] == [
+        ("1.41", "/images/json"), ("1.41", "/images/busybox:1.36/history"),
+        ("1.41", "/distribution/busybox:1.36/json"), ("1.41", "/images/busybox:1.36"), ("1.41", "/images/prune"),
+        ("1.41", "/system/df"), ("1.41", "/images/search")]
 
 
-def test_reference_path_quoting(engine):
+def test_reference_path_quoting(docker):
+    client, engine = docker
     name = "registry.example.com:5000/team/app@" + DIGEST
-    client, session = engine({("GET", "/_ping"): ping(),
-                              ("GET", "/v1.41/images/" + name + "/json"): FakeResponse(200, {"Id": IMAGE_ID}),
-                              ("GET", "/v1.41/images/a%20b%23c/json"): error(404, "nope")})
-    assert client.inspect_image(name) == {"Id": IMAGE_ID}
+    engine.add_image(image_id=IMAGE_ID, digests=(name,))
+    assert client.inspect_image(name)["Id"] == IMAGE_ID
+    assert engine.last().url == "http://engine/v1.41/images/registry.example.com:5000/team/app@" + DIGEST + "/json"
     assert client.inspect_image("a b#c") is None
+    assert engine.last().url == "http://engine/v1.41/images/a%20b%23c/json"
 
 
-def test_unix_socket_base_url(engine):
-    client, session = engine({("GET", "/_ping"): ping()}, docker_host="unix:///var/run/docker.sock")
-    assert client.config.base_url == "http+unix://%2Fvar%2Frun%2Fdocker.sock"
-    assert client.api_version == "1.41"
-    assert session.paths() == [("GET", "/_ping")]
-
-
-def test_query_booleans_are_1_and_0(engine):
-    client, session = engine({("GET", "/_ping"): ping(), ("GET", "/v1.41/images/json"): FakeResponse(200, [])})
+def test_query_booleans_are_1_and_0(docker):
+    client, engine = docker
     client.list_images(filters='{"dangling":["true"]}', all_images=True)
-    call = session.calls[-1]
-    assert call["params"] == {"filters": '{"dangling":["true"]}', "all": "1", "digests": "0", "shared-size": "0"}
-    assert call["query_url"] == ("http://engine/v1.41/images/json?filters=%7B%22dangling%22%3A%5B%22true%22%5D%7D"
-                                 "&all=1&digests=0&shared-size=0")
+    call = engine.last()
+    assert call.query == {"filters": '{"dangling":["true"]}', "all": "1", "digests": "0", "shared-size": "0"}
+    assert call.url == ("http://engine/v1.41/images/json?filters=%7B%22dangling%22%3A%5B%22true%22%5D%7D"
+                        "&all=1&digests=0&shared-size=0")
 
 
-def test_none_params_are_left_out(engine):
-    client, session = engine({("GET", "/_ping"): ping(),
-                              ("POST", "/v1.41/images/create"): FakeResponse(200, chunks=[b""])})
+def test_none_params_are_left_out(docker):
+    client, engine = docker
+    engine.publish("busybox:latest")
     client.pull_image("busybox", None, "e30=")
-    assert session.calls[-1]["params"] == {"fromImage": "busybox"}
+    assert engine.last().query == {"fromImage": "busybox"}
 
 
-def test_list_of_strings_is_repeated(engine):
-    client, session = engine({("GET", "/_ping"): ping(),
-                              ("GET", "/v1.41/images/get"): FakeResponse(200, chunks=[b"tar", b"data"])})
-    destination = io.BytesIO()
-    assert client.export_images(["busybox:1.36", "alpine:3"], destination) == 7
-    assert destination.getvalue() == b"tardata"
-    call = session.calls[-1]
-    assert call["params"] == {"names": ["busybox:1.36", "alpine:3"]}
-    assert call["query_url"] == "http://engine/v1.41/images/get?names=busybox%3A1.36&names=alpine%3A3"
-    assert call["stream"] is True
+def test_inspect_image_404_is_none(docker):
+    client, _engine = docker
+    assert client.inspect_image("busybox:nope") is None
 
 
-def test_export_single_image_uses_image_path(engine):
-    client, session = engine({("GET", "/_ping"): ping(),
-                              ("GET", "/v1.41/images/busybox:1.36/get"): FakeResponse(200, chunks=[b"x"])})
-    assert client.export_images(["busybox:1.36"], io.BytesIO()) == 1
-    assert session.calls[-1]["params"] == {}
+def test_inspect_image_other_errors_raise(docker):
+    client, engine = docker
+    engine.on("GET", "/images/busybox/json", error(500, "boom"))
+    with pytest.raises(ServerError):
+        client.inspect_image("busybox")
 
 
-def test_query_value():
-    assert _query_value(True) == "1"
-    assert _query_value(False) == "0"
-    assert _query_value(3) == 3
-    assert _query_value("x") == "x"
-    assert _query_value(["a", "b"]) == ["a", "b"]
-    assert _query_value({"a": ["b"]}) == '{"a": ["b"]}'
-    assert _query_value([1, 2]) == "[1, 2]"
-    assert _query_value(("a",)) == '["a"]'
+def test_inspect_image_sends_platform_and_manifests_only_when_asked(fake_engine):
+    client, engine = fake_engine(speaks="1.49")
+    engine.add_image("busybox")
+    client.inspect_image("busybox")
+    assert engine.last().query == {}
+    client.inspect_image("busybox", platform='{"os":"linux"}', manifests=True)
+    assert engine.last().query == {"platform": '{"os":"linux"}', "manifests": "1"}
 
 
-def test_timeout_passed_to_session(engine):
-    client, session = engine({("GET", "/_ping"): ping()}, timeout=17)
-    negotiate(client)
-    assert session.calls[0]["timeout"] == (17, 17)
-    assert session.calls[0]["stream"] is False
+def test_remove_image_params(docker):
+    client, engine = docker
+    image_id = engine.add_image("app:1", image_id=IMAGE_ID)
+    assert client.remove_image("app:1", force=True, noprune=False) == [{"Untagged": "app:1"}, {"Deleted": image_id}]
+    assert engine.last().query == {"force": "1", "noprune": "0"}
+    assert engine.last().url.endswith("?force=1&noprune=0")
+    assert engine.images == {}
 
 
-def test_remove_image_params(engine):
-    client, session = engine({("GET", "/_ping"): ping(), ("DELETE", "/v1.41/images/app:1"): FakeResponse(
-        200, [{"Untagged": "app:1"}, {"Deleted": IMAGE_ID}])})
-    assert client.remove_image("app:1", force=True, noprune=False) == [{"Untagged": "app:1"}, {"Deleted": IMAGE_ID}]
-    assert session.calls[-1]["params"] == {"force": "1", "noprune": "0"}
-    assert session.calls[-1]["query_url"].endswith("?force=1&noprune=0")
+def test_remove_by_id_with_several_repositories_is_refused_like_dockerd(docker):
+    client, engine = docker
+    engine.add_image("a:1", "b:1", image_id=IMAGE_ID)
+    with pytest.raises(Conflict) as exc:
+        client.remove_image(IMAGE_ID)
+    assert str(exc.value) == ("conflict: unable to delete 3f57d9401f8d (must be forced) - image is referenced in "
+                              "multiple repositories")
 
 
-def test_distribution_inspect_sends_auth(engine):
-    client, session = engine({("GET", "/_ping"): ping(),
-                              ("GET", "/v1.41/distribution/busybox:1.36/json"): FakeResponse(200, {})})
+def test_distribution_inspect_sends_auth(docker):
+    client, engine = docker
+    engine.publish("busybox:1.36")
     client.distribution_inspect("busybox:1.36", "eyJ1c2VybmFtZSI6ImEifQ==")
-    assert session.calls[-1]["headers"] == {"X-Registry-Auth": "eyJ1c2VybmFtZSI6ImEifQ=="}
+    assert engine.last().headers == {"X-Registry-Auth": "eyJ1c2VybmFtZSI6ImEifQ=="}
+
+
+def test_tag_image(docker):
+    client, engine = docker
+    engine.add_image("app:1", image_id=IMAGE_ID)
+    client.tag_image(IMAGE_ID, "registry.example.com/team/app", "stable")
+    assert engine.tags() == {"app:1": IMAGE_ID, "registry.example.com/team/app:stable": IMAGE_ID}
+
+
+def test_list_of_strings_is_repeated(docker):
+    client, engine = docker
+    engine.add_image("busybox:1.36")
+    engine.add_image("alpine:3")
+    destination = io.BytesIO()
+    written = client.export_images(["busybox:1.36", "alpine:3"], destination)
+    assert written == len(destination.getvalue()) > 0
+    call = engine.last()
+    assert call.query == {"names": ["busybox:1.36", "alpine:3"]}
+    assert call.url == "http://engine/v1.41/images/get?names=busybox%3A1.36&names=alpine%3A3"
+    assert call.stream is True
+
+
+def test_export_single_image_uses_image_path(docker):
+    client, engine = docker
+    engine.add_image("busybox:1.36")
+    assert client.export_images(["busybox:1.36"], io.BytesIO()) > 0
+    assert engine.last().path == "/images/busybox:1.36/get"
+    assert engine.last().query == {}
+
+
+def test_load_images_streams_the_file_and_reads_the_names(docker):
+    client, engine = docker
+    archive = io.BytesIO(image_tar({IMAGE_ID: ({"Created": "2026-11-20T10:00:00Z", "Config": {}},
+                                               ["team/app:1", "team/db:2"])}))
+    summary, names = client.load_images(archive, quiet=True)
+    assert names == ["team/app:1", "team/db:2"]
+    assert summary.log == ["Loaded image: team/app:1", "Loaded image: team/db:2"]
+    assert engine.last().headers == {"Content-Type": "application/x-tar"}
+    assert engine.last().query == {"quiet": "1"}
+    assert engine.tags() == {"team/app:1": IMAGE_ID, "team/db:2": IMAGE_ID}
+
+
+def test_podman_load_reports_qualified_names_on_one_line(podman):
+    client, _engine = podman
+    archive = io.BytesIO(image_tar({IMAGE_ID: ({"Created": "2026-11-20T10:00:00Z", "Config": {}},
+                                               ["team/app:1", "busybox:1.36"])}))
+    summary, names = client.load_images(archive)
+    assert summary.log == ["Loaded image: docker.io/team/app:1,docker.io/library/busybox:1.36"]
+    assert names == ["team/app:1", "busybox:1.36"]
+
+
+def test_search_images(docker):
+    client, engine = docker
+    engine.search_index = [{"name": "busybox", "description": "Busybox base image.", "star_count": 3000,
+                            "is_official": True, "is_automated": False}]
+    assert client.search_images("busybox", limit=5)[0]["name"] == "busybox"
+    assert engine.last().headers == {}
+    client.search_images("busybox", auth_header="e30=")
+    assert engine.last().headers == {"X-Registry-Auth": "e30="}
+
+
+def test_containers(docker):
+    client, engine = docker
+    engine.add_image("busybox")
+    container_id = engine.add_container("web", "busybox", running=False)
+    assert client.inspect_container("web")["Id"] == container_id
+    assert client.inspect_container("nope") is None
+    assert client.list_containers() == []
+    assert [c["Id"] for c in client.list_containers(all_containers=True)] == [container_id]
+
+
+@pytest.mark.parametrize("speaks, key", [("1.47", "keep-storage"), ("1.48", "reserved-space")])
+def test_build_prune_renamed_keep_storage(fake_engine, speaks, key):
+    client, engine = fake_engine(speaks=speaks)
+    client.prune_build_cache(all_caches=True, keep_storage=1000)
+    assert engine.last().query == {"all": "1", key: 1000}
 
 
 # -- streams -----------------------------------------------------------------
@@ -483,43 +207,62 @@ PULL_BODY = (b'{"status":"Pulling from library/busybox","id":"1.36"}\r\n'
              b'{"status":"Status: Downloaded newer image for busybox:1.36"}\r\n')
 
 
-def test_pull_image_stream(engine):
-    response = FakeResponse(200, headers={"Content-Type": "application/json"},
-                            chunks=[PULL_BODY[i:i + 10] for i in range(0, len(PULL_BODY), 10)])
-    client, session = engine({("GET", "/_ping"): ping(), ("POST", "/v1.41/images/create"): response})
+def test_pull_image_stream(docker):
+    client, engine = docker
+    response = Reply(200, headers={"Content-Type": "application/json"},
+                     chunks=[PULL_BODY[i:i + 10] for i in range(0, len(PULL_BODY), 10)])
+    engine.on("POST", "/images/create", response)
     summary = client.pull_image("busybox", "1.36", "e30=", platform="linux/arm64")
-    call = session.calls[-1]
-    assert call["params"] == {"fromImage": "busybox", "tag": "1.36", "platform": "linux/arm64"}
-    assert call["headers"] == {"X-Registry-Auth": "e30="}
-    assert call["stream"] is True
+    call = engine.last()
+    assert call.query == {"fromImage": "busybox", "tag": "1.36", "platform": "linux/arm64"}
+    assert call.headers == {"X-Registry-Auth": "e30="}
+    assert call.stream is True
     assert response.chunk_sizes == [64 * 1024]
     assert response.closed is True
     assert summary.layers == {"a1b2c3d4e5f6": "Pull complete"}
     assert summary.messages[-1] == "Status: Downloaded newer image for busybox:1.36"
 
 
-def test_pull_image_stream_error(engine):
+def test_pull_adds_the_registry_image(docker):
+    client, engine = docker
+    manifest = engine.publish("busybox:1.36")
+    summary = client.pull_image("busybox", "1.36", "e30=")
+    assert summary.messages[-1] == "Status: Downloaded newer image for busybox:1.36"
+    image = client.inspect_image("busybox:1.36")
+    assert image["Id"] == manifest.image_id
+    assert image["RepoDigests"] == ["busybox@" + manifest.digest]
+
+
+def test_pull_image_stream_error(docker):
+    client, engine = docker
     body = (b'{"status":"Pulling from library/busybox","id":"nope"}\r\n'
             b'{"errorDetail":{"message":"manifest for busybox:nope not found: manifest unknown: manifest '
             b'unknown"},"error":"manifest for busybox:nope not found: manifest unknown: manifest unknown"}\r\n')
-    response = FakeResponse(200, chunks=[body])
-    client, _session = engine({("GET", "/_ping"): ping(), ("POST", "/v1.41/images/create"): response})
+    response = Reply(200, chunks=[body])
+    engine.on("POST", "/images/create", response)
     with pytest.raises(StreamError) as exc:
         client.pull_image("busybox", "nope", "e30=")
     assert str(exc.value) == "manifest for busybox:nope not found: manifest unknown: manifest unknown"
     assert response.closed is True
 
 
-@pytest.mark.parametrize("status, answer", [
-    (200, FakeResponse(200, chunks=[
-        b'{"status":"Pulling from team/app","id":"1"}\r\n'
-        b'{"errorDetail":{"message":"pull access denied for team/app, repository does not exist or may '
-        b'require \'docker login\'"},"error":"pull access denied for team/app, repository does not exist '
-        b'or may require \'docker login\'"}\r\n'])),
-    (404, error(404, "pull access denied for team/app, repository does not exist or may require 'docker login'")),
+def test_pull_of_a_missing_tag_is_not_found(docker):
+    client, _engine = docker
+    with pytest.raises(NotFound) as exc:
+        client.pull_image("busybox", "nope", "e30=")
+    assert str(exc.value) == "manifest for busybox:nope not found: manifest unknown: manifest unknown"
+
+
+@pytest.mark.parametrize("answer", [
+    stream({"status": "Pulling from team/app", "id": "1"},
+           {"errorDetail": {"message": "pull access denied for team/app, repository does not exist or may require "
+                                       "'docker login'"},
+            "error": "pull access denied for team/app, repository does not exist or may require 'docker login'"}),
+    error(404, "pull access denied for team/app, repository does not exist or may require 'docker login'"),
 ])
-def test_pull_auth_failure_gets_credentials_hint(engine, status, answer):
-    client, _session = engine({("GET", "/_ping"): ping(), ("POST", "/v1.41/images/create"): answer})
+def test_pull_auth_failure_gets_credentials_hint(docker, answer):
+    client, engine = docker
+    engine.on("POST", "/images/create", answer)
     with pytest.raises(AuthenticationFailed) as exc:
         client.pull_image("team/app", "1", "e30=")
     assert str(exc.value) == (
@@ -528,216 +271,212 @@ def test_pull_auth_failure_gets_credentials_hint(engine, status, answer):
         "docker_config's config.json and its credential helper)")
 
 
-def test_distribution_inspect_auth_failure(engine):
-    client, _session = engine({("GET", "/_ping"): ping(), ("GET", "/v1.41/distribution/team/app:1/json"): error(
-        401, "Head \"https://registry.example.com/v2/team/app/manifests/1\": no basic auth credentials")})
+def test_distribution_inspect_auth_failure(docker):
+    client, engine = docker
+    engine.on("GET", "/distribution/team/app:1/json", error(
+        401, "Head \"https://registry.example.com/v2/team/app/manifests/1\": no basic auth credentials"))
     with pytest.raises(AuthenticationFailed) as exc:
         client.distribution_inspect("team/app:1", "e30=")
     assert "no basic auth credentials (the registry refused the credentials" in str(exc.value)
 
 
-def test_distribution_inspect_other_errors_unchanged(engine):
-    client, _session = engine({("GET", "/_ping"): ping(), ("GET", "/v1.41/distribution/team/app:1/json"): error(
-        500, "registry unavailable")})
+def test_distribution_inspect_other_errors_unchanged(docker):
+    client, engine = docker
+    engine.on("GET", "/distribution/team/app:1/json", error(500, "registry unavailable"))
     with pytest.raises(ServerError) as exc:
         client.distribution_inspect("team/app:1", "e30=")
     assert str(exc.value) == "registry unavailable"
 
 
-def test_stream_broken_off(engine):
-    response = FakeResponse(200, chunks=[b'{"status":"Pulling from library/busybox","id":"1"}\r\n'],
-                            broken=requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead"))
-    client, _session = engine({("GET", "/_ping"): ping(), ("POST", "/v1.41/images/create"): response})
-    with pytest.raises(EngineUnreachable) as exc:
-        client.pull_image("busybox", "1", "e30=")
-    assert str(exc.value).startswith("the connection to the engine at tcp://127.0.0.1:2375 broke off: ")
+def test_docker_unknown_manifest_stays_not_found(docker):
+    client, _engine = docker
+    with pytest.raises(NotFound) as exc:
+        client.distribution_inspect("127.0.0.1:5000/app:1", "e30=")
+    assert not isinstance(exc.value, EndpointMissing)
+    assert str(exc.value) == "manifest unknown: manifest unknown"
 
 
-def test_stream_truncated(engine):
-    response = FakeResponse(200, chunks=[b'{"status":"Pulling from library/busybox","id":"1"}\r\n{"stat'])
-    client, _session = engine({("GET", "/_ping"): ping(), ("POST", "/v1.41/images/create"): response})
+def test_stream_truncated(docker):
+    client, engine = docker
+    engine.on("POST", "/images/create", Reply(200, chunks=[b'{"status":"Pulling from library/busybox","id":"1"}\r\n'
+                                                           b'{"stat']))
     with pytest.raises(StreamError):
         client.pull_image("busybox", "1", "e30=")
 
 
-def test_build_sends_registry_config(engine):
-    response = FakeResponse(200, chunks=[b'{"stream":"Step 1/1 : FROM busybox\\n"}\r\n{"aux":{"ID":"'
-                                         + IMAGE_ID.encode() + b'"}}\r\n'])
-    client, session = engine({("GET", "/_ping"): ping(), ("POST", "/v1.41/build"): response})
+def test_build_sends_registry_config(docker):
+    client, engine = docker
+    engine.on("POST", "/build", stream({"stream": "Step 1/1 : FROM busybox\n"}, {"aux": {"ID": IMAGE_ID}}))
     summary = client.build_image(b"context", {"t": "app:1", "rm": True}, registry_config="e30=")
-    call = session.calls[-1]
-    assert call["headers"] == {"Content-Type": "application/x-tar", "X-Registry-Config": "e30="}
-    assert call["params"] == {"t": "app:1", "rm": "1"}
-    assert call["data"] == b"context"
+    call = engine.last()
+    assert call.headers == {"Content-Type": "application/x-tar", "X-Registry-Config": "e30="}
+    assert call.query == {"t": "app:1", "rm": "1"}
+    assert call.body == b"context"
     assert summary.aux == [{"ID": IMAGE_ID}]
 
 
-# -- sessions ----------------------------------------------------------------
-
-def test_session_per_thread(monkeypatch):
-    created = []
-
-    def new_session(self):
-        session = FakeSession(self.config.base_url, {("GET", "/_ping"): ping()})
-        created.append(session)
-        return session
-
-    monkeypatch.setattr(EngineClient, "_new_session", new_session)
-    client = EngineClient(EngineConfig(docker_host=TCP_HOST))
-    main_session = client.session
-    assert client.session is main_session
-    seen = []
-    thread = threading.Thread(target=lambda: seen.append(client.session))
-    thread.start()
-    thread.join()
-    assert seen[0] is not main_session
-    assert len(created) == 2
-    client.close()
-    assert main_session.closed is True
+def test_push_reports_the_aux_record(docker):
+    client, engine = docker
+    image_id = engine.add_image("127.0.0.1:5000/app:1")
+    summary = client.push_image("127.0.0.1:5000/app", "1", "e30=")
+    manifest = engine.registry["127.0.0.1:5000/app:1"]
+    assert summary.aux == [{"Tag": "1", "Digest": manifest.digest, "Size": 527}]
+    assert summary.layers == {image_id[7:19]: "Pushed"}
+    assert engine.image(image_id)["RepoDigests"] == ["127.0.0.1:5000/app@" + manifest.digest]
 
 
-def test_real_tls_session(tmp_path):
-    client = EngineClient(EngineConfig(docker_host="tcp://engine:2376", tls=True, ca_path="/certs/ca.pem",
-                                       client_cert="/certs/cert.pem", client_key="/certs/key.pem",
-                                       tls_hostname="docker.example.com"))
-    session = client._new_session()
-    assert session.verify == "/certs/ca.pem"
-    assert session.cert == ("/certs/cert.pem", "/certs/key.pem")
-    assert isinstance(session.get_adapter("https://engine:2376"), _client._TLSAdapter)
-    assert session.get_adapter("https://engine:2376")._tls_hostname == "docker.example.com"
+def test_commit_sends_query_and_config(docker):
+    client, engine = docker
+    engine.add_image("busybox")
+    container = engine.add_container("web", "busybox")
+    answer = client.commit_container({"container": container, "repo": "app", "tag": "1", "changes": ["ENV A=2"]},
+                                     {"Labels": {"a": "b"}})
+    assert engine.last().query == {"container": container, "repo": "app", "tag": "1", "changes": ["ENV A=2"]}
+    assert engine.last().body == {"Labels": {"a": "b"}}
+    assert engine.image("app:1")["Id"] == answer["Id"]
+    assert engine.image("app:1")["Config"]["Labels"] == {"a": "b"}
 
 
-def test_real_tls_session_without_verification():
-    client = EngineClient(EngineConfig(docker_host="tcp://engine:2376", tls=True, validate_certs=False,
-                                       ca_path="/certs/ca.pem"))
-    assert client._new_session().verify is False
-    verified = EngineClient(EngineConfig(docker_host="tcp://engine:2376", tls=True))._new_session()
-    assert verified.verify is True
-    assert verified.cert is None
+def test_import_sends_the_body_or_the_url(docker):
+    client, engine = docker
+    client.import_image(io.BytesIO(b"rootfs"), {"repo": "app", "tag": "7", "message": "m"})
+    assert engine.last().headers == {"Content-Type": "application/octet-stream"}
+    assert engine.last().query == {"repo": "app:7", "message": "m", "fromSrc": "-"}
+    assert engine.image("app:7")["Comment"] == "m"
 
 
-def test_real_unix_session():
-    unixsocket = pytest.importorskip("requests_unixsocket")
-    client = EngineClient(EngineConfig(docker_host="unix:///var/run/docker.sock"))
-    assert isinstance(client._new_session(), unixsocket.Session)
+# -- Podman, normalised through _engines -----------------------------------------
+
+def test_client_normalises_podman_inspect_and_list(podman):
+    client, engine = podman
+    engine.add_image("moby-test/busybox:latest", image_id=IMAGE_ID, origin="local",
+                     digests=("moby-test/busybox@" + DIGEST,))
+    assert engine.images[IMAGE_ID]["RepoTags"] == ["localhost/moby-test/busybox:latest"]
+    image = client.inspect_image("moby-test/busybox:latest")
+    assert client.engine.identity == EngineIdentity(PODMAN, "4.3.1")
+    assert image["RepoTags"] == ["moby-test/busybox:latest"]
+    assert image["RepoDigests"] == ["moby-test/busybox@" + DIGEST]
+    listed, = client.list_images()
+    assert set(listed) == DOCKER_SUMMARY_KEYS
+    assert listed["RepoTags"] == ["moby-test/busybox:latest"]
 
 
-# -- EngineConfig ------------------------------------------------------------
-
-@pytest.mark.parametrize("docker_host", ["ftp://host", "ssh://user@host", "npipe:////./pipe/docker_engine",
-                                         "/var/run/docker.sock", "host:2375"])
-def test_validate_rejects_scheme(docker_host):
-    with pytest.raises(InvalidInput) as exc:
-        EngineConfig(docker_host=docker_host).validate()
-    assert "unsupported scheme" in str(exc.value)
-    assert repr(docker_host) in str(exc.value)
+def test_docker_answers_pass_unchanged(docker):
+    client, engine = docker
+    engine.add_image("app:1", image_id=IMAGE_ID)
+    assert client.engine.identity == EngineIdentity(DOCKER, "20.10.24+dfsg1")
+    assert client.inspect_image("app:1") == engine.images[IMAGE_ID]
 
 
-@pytest.mark.parametrize("docker_host", ["unix://", "unix:"])
-def test_validate_rejects_missing_socket_path(docker_host):
-    with pytest.raises(InvalidInput) as exc:
-        EngineConfig(docker_host=docker_host).validate()
-    assert "names no socket path" in str(exc.value)
+def test_podman_reference_filter_applied_dockers_way(podman):
+    client, engine = podman
+    engine.add_image("team/busybox:1", origin="local")
+    engine.add_image("busybox:1.36", "busybox:latest")
+    listed = client.list_images(filters=json.dumps({"reference": ["busybox"]}))
+    # Podman's own answer has both images; Docker's only the one whose familiar name matches.
+    assert [image["RepoTags"] for image in listed] == [["busybox:1.36", "busybox:latest"]]
+    listed = client.list_images(filters=json.dumps({"reference": ["busybox:latest"]}))
+    assert [image["RepoTags"] for image in listed] == [["busybox:latest"]]
 
 
-@pytest.mark.parametrize("docker_host", ["tcp://host:abc", "tcp://host:99999", "https://host:-1"])
-def test_validate_rejects_bad_port(docker_host):
-    with pytest.raises(InvalidInput) as exc:
-        EngineConfig(docker_host=docker_host).validate()
-    assert str(exc.value) == "docker_host {0!r} has an invalid port".format(docker_host)
+def test_podman_delete_answer_gets_familiar_names(podman):
+    client, engine = podman
+    engine.add_image("team/app:1", image_id=IMAGE_ID, origin="tag")
+    engine.add_image("app:2", origin="local")
+    assert client.remove_image("team/app:1") == [{"Untagged": "team/app:1"}, {"Deleted": IMAGE_ID}]
+    assert engine.last().path == "/images/team/app:1"
+    pruned = client.prune_images(filters=json.dumps({"dangling": ["false"]}))
+    assert pruned["ImagesDeleted"][0] == {"Untagged": "app:2"}
 
 
-def test_validate_rejects_missing_host():
-    with pytest.raises(InvalidInput) as exc:
-        EngineConfig(docker_host="tcp://:2375").validate()
-    assert "names no host" in str(exc.value)
+def test_podman_history_gets_sha256_ids(podman):
+    client, engine = podman
+    engine.add_image("app:1", image_id=IMAGE_ID, origin="local")
+    history = client.image_history(IMAGE_ID)
+    assert [entry["Id"] for entry in history] == [IMAGE_ID, "<missing>"]
+    assert history[0]["Tags"] == ["app:1"]
 
 
-@pytest.mark.parametrize("api_version", ["latest", "v1.41", "1", "1.41.0", "1.x", ""])
-def test_validate_rejects_api_version(api_version):
-    with pytest.raises(InvalidInput) as exc:
-        EngineConfig(api_version=api_version).validate()
-    assert "is not 'auto' or a version like 1.43" in str(exc.value)
+def test_podman_list_never_asks_for_digests(podman):
+    client, engine = podman
+    engine.add_image("127.0.0.1:5000/moby-test/busybox:latest", digests=("127.0.0.1:5000/moby-test/busybox@" + DIGEST,))
+    listed, = client.list_images(digests=True)
+    assert engine.last().query["digests"] == "0"
+    assert "127.0.0.1:5000/moby-test/busybox@" + DIGEST in listed["RepoDigests"]
 
 
-@pytest.mark.parametrize("timeout", [0, -5])
-def test_validate_rejects_timeout(timeout):
-    with pytest.raises(InvalidInput) as exc:
-        EngineConfig(timeout=timeout).validate()
-    assert str(exc.value) == "timeout must be a positive number of seconds, got {0}".format(timeout)
+def test_podman_error_texts_get_dockers_words(podman):
+    client, engine = podman
+    engine.add_image("a:1", "b:1", image_id=IMAGE_ID)
+    with pytest.raises(Conflict) as conflict:
+        client.remove_image(IMAGE_ID)
+    assert str(conflict.value) == (
+        'unable to delete image "' + IMAGE_ID[7:] + '" by ID with more than one tag ([docker.io/library/a:1 '
+        'docker.io/library/b:1]): please force removal (must be forced: the image is referenced in multiple '
+        "repositories)")
+    context = io.BytesIO()
+    with __import__("tarfile").open(fileobj=context, mode="w") as archive:
+        data = b"FROM scratch\nRUN exit 3\n"
+        info = __import__("tarfile").TarInfo("Dockerfile")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    with pytest.raises(StreamError) as failed:
+        client.build_image(context.getvalue(), {"t": "app:1"})
+    assert str(failed.value).endswith("exit status 3 (the command returned a non-zero code: 3)")
+    assert failed.value.log_tail == ["STEP 1/2 : FROM scratch", "STEP 2/2 : RUN exit 3"]
 
 
-@pytest.mark.parametrize("cert, key", [("/c/cert.pem", None), (None, "/c/key.pem")])
-def test_validate_rejects_cert_without_key(cert, key):
-    with pytest.raises(InvalidInput) as exc:
-        EngineConfig(docker_host="tcp://h:2376", tls=True, client_cert=cert, client_key=key).validate()
-    assert str(exc.value) == "client_cert and client_key must be given together"
+def test_podman_push_digest_read_from_the_status_line(podman):
+    client, engine = podman
+    engine.add_image("127.0.0.1:5000/app:1")
+    summary = client.push_image("127.0.0.1:5000/app", "1", "e30=")
+    digest = engine.registry["127.0.0.1:5000/app:1"].digest
+    assert "1: digest: {0} size: 527".format(digest) in summary.messages
+    assert summary.aux == [{"Tag": "1", "Digest": digest, "Size": 527}]
 
 
-@pytest.mark.parametrize("config", [
-    {},
-    {"docker_host": "tcp://127.0.0.1:2375"},
-    {"docker_host": "https://engine.example.com", "api_version": "1.43", "timeout": 1},
-    {"docker_host": "tcp://[::1]:2376", "client_cert": "c", "client_key": "k", "tls": True},
-])
-def test_validate_accepts(config):
-    EngineConfig(**config).validate()
+def test_podman_commit_sends_config_as_changes(podman):
+    client, engine = podman
+    engine.add_image("busybox")
+    container = engine.add_container("c1", "busybox")
+    client.commit_container({"container": container, "repo": "app", "changes": ["ENV A=2"]},
+                            {"Labels": {"a": "b"}, "Env": ["A=1"]})
+    assert engine.last().query["changes"] == ['LABEL "a"="b"', 'ENV A="1"', "ENV A=2"]
+    assert engine.image("app:latest")["Config"]["Labels"] == {"a": "b"}
+    with pytest.raises(UnsupportedByEngine) as exc:
+        client.commit_container({"container": container}, {"Healthcheck": {"Test": ["CMD", "true"]}})
+    assert str(exc.value).startswith("config fields Healthcheck cannot be applied by the engine at tcp://127.0.0.1:2375, "
+                                     "Podman 4.3.1 (API 1.41), which ignores the configuration of POST /commit")
+    assert engine.calls("POST") == [("POST", "/commit")]  # the refused commit sent nothing
 
 
-def test_client_validates_config():
-    with pytest.raises(InvalidInput):
-        EngineClient(EngineConfig(docker_host="ftp://x"))
+def test_import_carries_the_tag_in_repo(podman):
+    client, engine = podman
+    client.import_image("http://files.example.com/rootfs.tar", {"repo": "app", "tag": "7", "message": None})
+    # Podman ignores tag= on import; repo=app:7 is honoured by Podman and Docker alike.
+    assert engine.last().query == {"repo": "app:7", "fromSrc": "http://files.example.com/rootfs.tar"}
+    assert engine.image("app:7") is not None
 
 
-@pytest.mark.parametrize("config, base_url", [
-    ({"docker_host": "unix:///var/run/docker.sock"}, "http+unix://%2Fvar%2Frun%2Fdocker.sock"),
-    ({"docker_host": "unix:///run/user/1000/docker.sock"}, "http+unix://%2Frun%2Fuser%2F1000%2Fdocker.sock"),
-    ({"docker_host": "tcp://127.0.0.1:2375"}, "http://127.0.0.1:2375"),
-    ({"docker_host": "tcp://engine.example.com"}, "http://engine.example.com:2375"),
-    ({"docker_host": "tcp://engine.example.com", "tls": True}, "https://engine.example.com:2376"),
-    ({"docker_host": "tcp://engine.example.com", "validate_certs": True}, "https://engine.example.com:2376"),
-    ({"docker_host": "tcp://engine.example.com:2375", "tls": True}, "https://engine.example.com:2375"),
-    ({"docker_host": "http://engine.example.com"}, "http://engine.example.com:2375"),
-    ({"docker_host": "http://engine.example.com:8080"}, "http://engine.example.com:8080"),
-    ({"docker_host": "https://engine.example.com"}, "https://engine.example.com:2376"),
-    ({"docker_host": "https://engine.example.com:443"}, "https://engine.example.com:443"),
-    ({"docker_host": "tcp://[::1]:2375"}, "http://[::1]:2375"),
-    ({"docker_host": "tcp://[2001:db8::1]", "tls": True}, "https://[2001:db8::1]:2376"),
-])
-def test_base_url(config, base_url):
-    assert EngineConfig(**config).base_url == base_url
+def test_podman_without_distribution_endpoint(podman):
+    client, _engine = podman
+    with pytest.raises(EndpointMissing) as exc:
+        client.distribution_inspect("127.0.0.1:5000/app:1", "e30=")
+    assert str(exc.value) == "Podman 4.3.1 (API 1.41) has no GET /distribution/127.0.0.1:5000/app:1/json endpoint"
 
 
-@pytest.mark.parametrize("config, use_tls, verify", [
-    ({}, False, True),
-    ({"tls": True}, True, True),
-    ({"tls": True, "validate_certs": True}, True, True),
-    ({"tls": True, "validate_certs": False}, True, False),
-    ({"validate_certs": True}, True, True),
-    ({"validate_certs": False}, False, False),
-    ({"docker_host": "https://engine"}, True, True),
-    ({"docker_host": "https://engine", "validate_certs": False}, True, False),
-])
-def test_tls_and_verify(config, use_tls, verify):
-    config.setdefault("docker_host", "tcp://engine:2376")
-    engine_config = EngineConfig(**config)
-    assert engine_config.use_tls is use_tls
-    assert engine_config.verify is verify
+def test_podman_missing_image_stays_not_found(podman):
+    client, engine = podman
+    assert client.inspect_image("app:1") is None
+    assert engine.last().path == "/images/app:1/json"
 
 
-def test_missing_requests(monkeypatch):
-    monkeypatch.setattr(_client, "requests", None)
-    monkeypatch.setattr(_client, "REQUESTS_IMPORT_ERROR", "Traceback: No module named 'requests'")
-    with pytest.raises(MissingLibrary) as exc:
-        EngineClient(EngineConfig())
-    assert exc.value.library == "requests"
-    assert str(exc.value).startswith("Failed to import the required Python library (requests)")
-    assert exc.value.traceback_text == "Traceback: No module named 'requests'"
+def test_podman_without_build_prune(podman):
+    client, _engine = podman
+    with pytest.raises(EndpointMissing) as exc:
+        client.prune_build_cache()
+    assert str(exc.value) == "Podman 4.3.1 (API 1.41) has no POST /build/prune endpoint"
 
 
-def test_missing_requests_unixsocket_only_for_unix(monkeypatch):
-    monkeypatch.setattr(_client, "requests_unixsocket", None)
-    with pytest.raises(MissingLibrary) as exc:
-        EngineClient(EngineConfig(docker_host="unix:///var/run/docker.sock"))
-    assert exc.value.library == "requests-unixsocket"
-    EngineClient(EngineConfig(docker_host=TCP_HOST))
+def test_made_up_ids_are_digests():
+    assert sha("x").startswith("sha256:") and len(sha("x")) == 71

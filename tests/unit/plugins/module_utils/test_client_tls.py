@@ -2,14 +2,14 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The TLS and broken-connection behaviour of EngineClient, with the errors requests really raises."""
+"""The TLS and broken-connection behaviour of the Transport, with the errors requests really raises."""
 
 from __future__ import annotations
 
 import pytest
 import requests
 
-from ansible_collections.moby.engine.plugins.module_utils._client import EngineClient, EngineConfig
+from ansible_collections.moby.engine.plugins.module_utils._transport import EngineConfig, Transport
 from ansible_collections.moby.engine.plugins.module_utils._errors import EngineUnreachable, InvalidInput
 
 TLS_HOST = "tcp://engine.example.com:2376"
@@ -17,7 +17,7 @@ TLS_HOST = "tcp://engine.example.com:2376"
 
 def client_raising(monkeypatch, error, **config):
     engine_config = EngineConfig(docker_host=TLS_HOST, tls=True, **config)
-    client = EngineClient(engine_config)
+    client = Transport(engine_config)
 
     def refuse(*_args, **_kwargs):
         raise error
@@ -33,14 +33,14 @@ def client_raising(monkeypatch, error, **config):
 ])
 def test_own_verify_wins_over_environment(monkeypatch, variable, config, expected):
     monkeypatch.setenv(variable, "/etc/ssl/certs/ca-certificates.crt")
-    session = EngineClient(EngineConfig(docker_host=TLS_HOST, tls=True, **config)).session
+    session = Transport(EngineConfig(docker_host=TLS_HOST, tls=True, **config)).session
     settings = session.merge_environment_settings("https://engine.example.com:2376/_ping", {}, False, None, None)
     assert settings["verify"] == expected
 
 
 def test_default_verify_still_takes_the_environment_bundle(monkeypatch):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
-    session = EngineClient(EngineConfig(docker_host=TLS_HOST, tls=True)).session
+    session = Transport(EngineConfig(docker_host=TLS_HOST, tls=True)).session
     settings = session.merge_environment_settings("https://engine.example.com:2376/_ping", {}, False, None, None)
     assert settings["verify"] == "/etc/ssl/certs/ca-certificates.crt"
 

@@ -23,7 +23,7 @@ from ansible_collections.moby.engine.plugins.module_utils._common import (
     image_diff,
 )
 
-ENGINE_ENV = ("DOCKER_HOST", "DOCKER_TLS", "DOCKER_TLS_VERIFY", "DOCKER_API_VERSION", "DOCKER_TIMEOUT",
+ENGINE_ENV = ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_HOSTNAME", "DOCKER_TLS", "DOCKER_TLS_VERIFY", "DOCKER_API_VERSION", "DOCKER_TIMEOUT",
               "DOCKER_CERT_PATH", "DOCKER_CONFIG")
 
 
@@ -47,9 +47,10 @@ def default_params(**overrides):
 
 def test_defaults_through_argument_validation():
     params = default_params()
-    assert params == {"docker_host": "unix:///var/run/docker.sock", "tls": False, "validate_certs": None,
+    # docker_host has no default, so that an address given wins over DOCKER_CONTEXT and the current context.
+    assert params == {"docker_host": None, "docker_context": None, "tls": False, "validate_certs": None,
                       "ca_path": None, "client_cert": None, "client_key": None, "tls_hostname": None,
-                      "api_version": "auto", "timeout": 60}
+                      "api_version": "auto", "timeout": 60, "ssh_config": None}
     assert engine_config(params) == EngineConfig()
 
 
@@ -90,7 +91,9 @@ def test_cert_path_defaults(monkeypatch, tmp_path):
 def test_cert_path_only_existing_files(monkeypatch, tmp_path):
     (tmp_path / "ca.pem").write_text("x")
     monkeypatch.setenv("DOCKER_CERT_PATH", str(tmp_path))
-    config = engine_config(default_params())
+    # As the docker CLI, the files of DOCKER_CERT_PATH are used only with TLS.
+    assert engine_config(default_params()).ca_path is None
+    config = engine_config(default_params(tls=True))
     assert config.ca_path == os.path.join(str(tmp_path), "ca.pem")
     assert config.client_cert is None
     assert config.client_key is None
@@ -100,7 +103,7 @@ def test_explicit_cert_options_win(monkeypatch, tmp_path):
     for name in ("ca.pem", "cert.pem", "key.pem"):
         (tmp_path / name).write_text("x")
     monkeypatch.setenv("DOCKER_CERT_PATH", str(tmp_path))
-    config = engine_config(default_params(ca_path="/mine/ca.pem", client_cert="/mine/c.pem"))
+    config = engine_config(default_params(ca_path="/mine/ca.pem", client_cert="/mine/c.pem", tls=True))
     assert config.ca_path == "/mine/ca.pem"
     assert config.client_cert == "/mine/c.pem"
     assert config.client_key == os.path.join(str(tmp_path), "key.pem")
@@ -141,7 +144,8 @@ def test_connect_and_credentials(tmp_path):
     assert isinstance(client, EngineClient)
     assert client.config.base_url == "http://127.0.0.1:2375"
 
-    creds = Credentials.from_params({"registry_auth": {"username": "u", "password": "p"}, "docker_config": str(tmp_path)})
+    creds = Credentials.from_params({"registry_auth": {"username": "u", "password": "p"}, "docker_config": str(tmp_path)},
+                                    registries=["registry.example.com"])
     assert isinstance(creds, Credentials)
     assert creds.for_registry("registry.example.com") == {
         "username": "u", "password": "p", "serveraddress": "registry.example.com"}

@@ -28,20 +28,6 @@ from ansible_collections.moby.engine.plugins.module_utils._engines import (
     normalize_image_list,
     pushed_aux,
 )
-from ansible_collections.moby.engine.plugins.module_utils._errors import (
-    Conflict,
-    EndpointMissing,
-    EngineAPIError,
-    NotFound,
-    StreamError,
-    UnsupportedApiVersion,
-    UnsupportedByEngine,
-)
-from ansible_collections.moby.engine.tests.unit.plugins.module_utils.test_client import FakeResponse
-# The engine fixture (a client whose HTTP session answers from a route table) is shared with test_client.
-from ansible_collections.moby.engine.tests.unit.plugins.module_utils.test_client import (  # noqa: F401 pylint: disable=unused-import
-    engine,
-)
 
 PODMAN_PING_HEADERS = {
     "Api-Version": "1.41", "Builder-Version": "", "Buildkit-Version": "", "Cache-Control": "no-cache",
@@ -123,31 +109,6 @@ def test_docker_answers_pass_unchanged():
     assert normalize_image(image, EngineIdentity(DOCKER, "20.10.24")) is image
 
 
-def test_client_normalises_podman_inspect_and_list(engine):  # noqa: F811 (pytest fixture)
-    inspect = {"Id": IMAGE_ID, "RepoTags": ["localhost/moby-test/busybox:latest"],
-               "RepoDigests": ["localhost/moby-test/busybox@" + LOCAL_DIGEST], "Config": {"Cmd": ["/bin/sh"]}}
-    client, _session = engine({
-        ("GET", "/_ping"): FakeResponse(200, "OK", PODMAN_PING_HEADERS),
-        ("GET", "/v1.41/images/moby-test/busybox:latest/json"): FakeResponse(200, inspect),
-        ("GET", "/v1.41/images/json"): FakeResponse(200, [PODMAN_SUMMARY]),
-    })
-    image = client.inspect_image("moby-test/busybox:latest")
-    assert client.engine == EngineIdentity(PODMAN, "4.3.1")
-    assert image == {"Id": IMAGE_ID, "RepoTags": ["moby-test/busybox:latest"],
-                     "RepoDigests": ["moby-test/busybox@" + LOCAL_DIGEST], "Config": {"Cmd": ["/bin/sh"]}}
-    listed, = client.list_images()
-    assert set(listed) == DOCKER_SUMMARY_KEYS
-    assert "moby-test/busybox:latest" in listed["RepoTags"]
-
-
-def test_require_api_names_podman_and_its_version(engine):  # noqa: F811 (pytest fixture)
-    client, _session = engine({("GET", "/_ping"): FakeResponse(200, "OK", PODMAN_PING_HEADERS)})
-    with pytest.raises(UnsupportedApiVersion) as exc:
-        client.require_api("1.42", "shared_size")
-    assert str(exc.value) == ("shared_size needs engine API 1.42 or newer; the engine at tcp://127.0.0.1:2375 is "
-                              "Podman 4.3.1 (API 1.41). Leave shared_size unset on this engine, or upgrade it")
-
-
 @pytest.mark.parametrize("patterns, expected", [
     # Docker keeps only the names a pattern matches, and drops an image none of whose names match.
     (["moby-test/*"], [["moby-test/busybox:latest"]]),
@@ -189,131 +150,14 @@ def test_podman_history_gets_sha256_ids_and_familiar_tags():
     assert normalize_history(other_layer, EngineIdentity(PODMAN, "4.3.1"), image_id=IMAGE_ID)[0]["Id"] == IMAGE_ID
 
 
-def test_import_carries_the_tag_in_repo(engine):  # noqa: F811 (pytest fixture)
-    client, session = engine({
-        ("GET", "/_ping"): FakeResponse(200, "OK", PODMAN_PING_HEADERS),
-        ("POST", "/v1.41/images/create"): FakeResponse(200, chunks=[b'{"status":"' + IMAGE_ID.encode() + b'"}\n']),
-    })
-    client.import_image("http://files.example.com/rootfs.tar", {"repo": "app", "tag": "7", "message": None})
-    call = session.calls[-1]
-    # Podman ignores tag= on import; repo=app:7 is honoured by Podman and Docker alike.
-    assert call["params"] == {"repo": "app:7", "fromSrc": "http://files.example.com/rootfs.tar"}
-
-
-def test_podman_without_distribution_endpoint(engine):  # noqa: F811 (pytest fixture)
-    client, _session = engine({
-        ("GET", "/_ping"): FakeResponse(200, "OK", PODMAN_PING_HEADERS),
-        # No route: Podman's router answers a bare text/plain "Not Found".
-        ("GET", "/v1.41/distribution/127.0.0.1:5000/app:1/json"): FakeResponse(404, "Not Found"),
-    })
-    with pytest.raises(EndpointMissing) as exc:
-        client.distribution_inspect("127.0.0.1:5000/app:1", "e30=")
-    assert str(exc.value) == "Podman 4.3.1 (API 1.41) has no GET /distribution/127.0.0.1:5000/app:1/json endpoint"
-
-
-def test_podman_missing_image_stays_not_found(engine):  # noqa: F811 (pytest fixture)
-    client, _session = engine({
-        ("GET", "/_ping"): FakeResponse(200, "OK", PODMAN_PING_HEADERS),
-        ("GET", "/v1.41/images/app:1/json"): FakeResponse(
-            404, {"cause": "image not known", "message": "failed to find image app:1: app:1: image not known",
-                  "response": 404}),
-    })
-    assert client.inspect_image("app:1") is None
-
-
-def test_docker_unknown_manifest_stays_not_found(engine):  # noqa: F811 (pytest fixture)
-    client, _session = engine({
-        ("GET", "/_ping"): FakeResponse(200, "OK", DOCKER_PING_HEADERS),
-        ("GET", "/v1.41/distribution/127.0.0.1:5000/app:1/json"): FakeResponse(
-            404, {"message": "manifest unknown: manifest unknown"}),
-    })
-    with pytest.raises(NotFound) as exc:
-        client.distribution_inspect("127.0.0.1:5000/app:1", "e30=")
-    assert not isinstance(exc.value, EndpointMissing)
-
-
-def test_podman_delete_answer_gets_familiar_names(engine):  # noqa: F811 (pytest fixture)
-    client, _session = engine({
-        ("GET", "/_ping"): FakeResponse(200, "OK", PODMAN_PING_HEADERS),
-        ("DELETE", "/v1.41/images/team/app:1"): FakeResponse(200, [{"Untagged": "docker.io/team/app:1"},
-                                                                   {"Deleted": IMAGE_ID[len("sha256:"):]}]),
-        ("POST", "/v1.41/images/prune"): FakeResponse(200, {"ImagesDeleted": [{"Untagged": "localhost/app:2"}],
-                                                            "SpaceReclaimed": 0}),
-    })
-    assert client.remove_image("team/app:1") == [{"Untagged": "team/app:1"}, {"Deleted": IMAGE_ID}]
-    assert client.prune_images() == {"ImagesDeleted": [{"Untagged": "app:2"}], "SpaceReclaimed": 0}
-
-
-def test_podman_list_never_asks_for_digests(engine):  # noqa: F811 (pytest fixture)
-    client, session = engine({
-        ("GET", "/_ping"): FakeResponse(200, "OK", PODMAN_PING_HEADERS),
-        ("GET", "/v1.41/images/json"): FakeResponse(200, [PODMAN_SUMMARY]),
-    })
-    listed, = client.list_images(digests=True)
-    assert session.calls[-1]["params"]["digests"] == "0"
-    assert "127.0.0.1:5000/moby-test/busybox@" + REGISTRY_DIGEST in listed["RepoDigests"]
-
-
-def test_empty_body_is_a_clear_error(engine):  # noqa: F811 (pytest fixture)
-    client, _session = engine({
-        ("GET", "/_ping"): FakeResponse(200, "OK", DOCKER_PING_HEADERS),
-        ("GET", "/v1.41/images/json"): FakeResponse(200, ""),
-    })
-    with pytest.raises(EngineAPIError) as exc:
-        client.list_images(digests=True)
-    assert str(exc.value) == "the engine at tcp://127.0.0.1:2375 answered GET /images/json with '', which is not JSON"
-
-
-def test_podman_error_texts_get_dockers_words(engine):  # noqa: F811 (pytest fixture)
-    podman_conflict = ('unable to delete image "' + IMAGE_ID[7:] + '" by ID with more than one tag ([docker.io/a:1 '
-                       'docker.io/b:1]): please force removal')
-    build_failure = {"errorDetail": {"message": 'building at STEP "RUN exit 3": while running runtime: exit status 3'},
-                     "error": 'building at STEP "RUN exit 3": while running runtime: exit status 3'}
-    client, _session = engine({
-        ("GET", "/_ping"): FakeResponse(200, "OK", PODMAN_PING_HEADERS),
-        ("DELETE", "/v1.41/images/" + IMAGE_ID): FakeResponse(409, {"cause": "image is in use", "message": podman_conflict,
-                                                                    "response": 409}),
-        ("POST", "/v1.41/build"): FakeResponse(200, chunks=[b'{"stream":"STEP 1/2: FROM busybox\\n"}\n',
-                                                            json.dumps(build_failure).encode() + b"\n"]),
-    })
-    with pytest.raises(Conflict) as conflict:
-        client.remove_image(IMAGE_ID)
-    assert str(conflict.value) == podman_conflict + " (must be forced: the image is referenced in multiple repositories)"
-    with pytest.raises(StreamError) as failed:
-        client.build_image(None, {"t": "app:1"})
-    assert str(failed.value).endswith("exit status 3 (the command returned a non-zero code: 3)")
-    assert failed.value.log_tail == ["STEP 1/2: FROM busybox"]
-
-
 def test_docker_error_texts_unchanged():
     message = "conflict: unable to delete 3f57d9401f8d (must be forced) - image is referenced in multiple repositories"
     assert explain_error(message, EngineIdentity(DOCKER, "20.10.24")) == message
 
 
-def test_podman_push_digest_read_from_the_status_line(engine):  # noqa: F811 (pytest fixture)
-    client, _session = engine({
-        ("GET", "/_ping"): FakeResponse(200, "OK", PODMAN_PING_HEADERS),
-        ("POST", "/v1.41/images/127.0.0.1:5000/app/push"): FakeResponse(200, chunks=[
-            b'{"status":"The push refers to repository [127.0.0.1:5000/app:1]"}\n',
-            b'{"status":"1: digest: ' + REGISTRY_DIGEST.encode() + b' size: 427"}\n']),
-    })
-    summary = client.push_image("127.0.0.1:5000/app", "1", "e30=")
-    assert summary.aux == [{"Tag": "1", "Digest": REGISTRY_DIGEST, "Size": 427}]
-
-
 def test_docker_push_aux_kept():
     aux = [{"Tag": "1", "Digest": REGISTRY_DIGEST, "Size": 527}]
     assert pushed_aux(["1: digest: " + LOCAL_DIGEST + " size: 1"], aux, EngineIdentity(DOCKER, "20.10.24")) is aux
-
-
-def test_podman_fixed_api_version_newer_than_offered_is_refused(engine):  # noqa: F811 (pytest fixture)
-    client, session = engine({("GET", "/_ping"): FakeResponse(200, "OK", PODMAN_PING_HEADERS)}, api_version="9.99")
-    with pytest.raises(UnsupportedApiVersion) as exc:
-        client.inspect_image("app:1")
-    assert str(exc.value) == ("moby.engine refused API version 9.99: the engine at tcp://127.0.0.1:2375 is Podman 4.3.1 "
-                              "(API 1.41), which does not check the version it is asked for; use api_version auto "
-                              "or 1.41")
-    assert session.paths() == [("GET", "/_ping")]
 
 
 def test_config_as_changes():
@@ -326,17 +170,3 @@ def test_config_as_changes():
                        'LABEL "moby.it"="yes"', "WORKDIR /tmp", "USER nobody", "STOPSIGNAL SIGINT",
                        "EXPOSE 8080/tcp", 'VOLUME ["/data"]', "ONBUILD RUN true"]
     assert untranslatable == ["Healthcheck", "Tty"]
-
-
-def test_podman_commit_sends_config_as_changes(engine):  # noqa: F811 (pytest fixture)
-    client, session = engine({
-        ("GET", "/_ping"): FakeResponse(200, "OK", PODMAN_PING_HEADERS),
-        ("POST", "/v1.41/commit"): FakeResponse(201, {"Id": IMAGE_ID}),
-    })
-    client.commit_container({"container": "c1", "changes": ["ENV A=2"]}, {"Labels": {"a": "b"}, "Env": ["A=1"]})
-    assert session.calls[-1]["params"]["changes"] == ['LABEL "a"="b"', 'ENV A="1"', "ENV A=2"]
-    with pytest.raises(UnsupportedByEngine) as exc:
-        client.commit_container({"container": "c1"}, {"Healthcheck": {"Test": ["CMD", "true"]}})
-    assert str(exc.value).startswith("config fields Healthcheck cannot be applied by the engine at tcp://127.0.0.1:2375, "
-                                     "Podman 4.3.1 (API 1.41), which ignores the configuration of POST /commit")
-    assert len(session.calls) == 2  # the refused commit sent nothing

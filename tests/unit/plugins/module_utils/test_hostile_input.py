@@ -6,8 +6,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 
 import pytest
 

@@ -2,17 +2,23 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
+"""image_prune's filters and runs (the retention policy is in test_image_prune_policy.py)."""
+
 from __future__ import annotations
 
 import time
 
 import pytest
 
-from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput
+from ansible_collections.moby.engine.plugins.module_utils._common import check_requirements
+from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, UnsupportedByEngine
 from ansible_collections.moby.engine.plugins.modules.image_prune import (
+    OPTIONS,
+    REQUIRES,
     labels_match,
     prunable,
     read_filters,
+    run,
     until_timestamp,
 )
 
@@ -51,41 +57,79 @@ def test_labels_match_all_of_key_and_key_value():
     assert not labels_match(["c"], labels)
 
 
-class FakeClient:
-    """Answers shaped like GET /images/json and GET /containers/json of a real engine."""
-
-    def __init__(self, images, containers):
-        self.images, self.containers, self.list_filters = images, containers, None
-
-    def list_images(self, filters=None):
-        self.list_filters = filters
-        return self.images
-
-    def list_containers(self, all_containers=False):
-        assert all_containers
-        return self.containers
+def old_images(engine):
+    """Five images as in a CI host: dangling ones of 1970 (Created 1000) and 2026, used, pinned, unlabelled."""
+    old = engine.add_image(labels={"ci": "1"}, created="1970-01-01T00:16:40Z", size=100)
+    engine.add_image(labels={"ci": "1"}, size=100)
+    used = engine.add_image("used:1", labels={"ci": "1"}, created="1970-01-01T00:16:40Z", size=100)
+    engine.add_container("web", "used:1")
+    engine.images[used]["RepoTags"] = []
+    engine.add_image(labels={"ci": "1", "pin": "y"}, created="1970-01-01T00:16:40Z", size=100)
+    engine.add_image(labels={}, created="1970-01-01T00:16:40Z", size=100)
+    return old
 
 
-def summary(image_id, created, labels=None, tags=None):
-    return {"Id": image_id, "Created": created, "Labels": labels, "RepoTags": tags or ["<none>:<none>"],
-            "Size": 100, "Containers": -1}
-
-
-def test_prunable_applies_containers_until_and_labels():
-    images = [summary("sha256:old", 1000, {"ci": "1"}), summary("sha256:new", 5000, {"ci": "1"}),
-              summary("sha256:used", 1000, {"ci": "1"}), summary("sha256:pinned", 1000, {"ci": "1", "pin": "y"}),
-              summary("sha256:other", 1000, {})]
-    client = FakeClient(images, [{"Id": "c1", "ImageID": "sha256:used"}])
+def test_prunable_applies_containers_until_and_labels(docker):
+    client, engine = docker
+    old = old_images(engine)
     chosen = prunable(client, read_filters({"until": "2000", "label": "ci", "label!": ["pin=y"]}))
-    assert [image["Id"] for image in chosen] == ["sha256:old"]
-    assert client.list_filters == '{"dangling": ["true"]}'
+    assert [image["Id"] for image in chosen] == [old]
+    assert engine.last("GET", "/images/json").query["filters"] == '{"dangling": ["true"]}'
+    # The engine's own prune removes the same image.
+    answer = client.prune_images('{"until": ["2000"], "label": ["ci"], "label!": ["pin=y"]}')
+    assert answer == {"ImagesDeleted": [{"Deleted": old}], "SpaceReclaimed": 100}
 
 
-def test_prunable_all_unused_lists_without_dangling_filter():
-    client = FakeClient([summary("sha256:tagged", 1000, tags=["app:1"])], [])
+def test_prunable_all_unused_lists_without_dangling_filter(docker):
+    client, engine = docker
+    tagged = engine.add_image("app:1")
     chosen = prunable(client, read_filters({"dangling": False}))
-    assert [image["Id"] for image in chosen] == ["sha256:tagged"]
-    assert client.list_filters is None
+    assert [image["Id"] for image in chosen] == [tagged]
+    assert "filters" not in engine.last("GET", "/images/json").query
+
+
+@pytest.fixture
+def prune(make_task):
+    def go(client, check_mode=False, **params):
+        return run(make_task(client, OPTIONS, check_mode, **params))
+
+    return go
+
+
+def test_run_prunes_once_and_check_mode_predicts_it(docker, prune):
+    client, engine = docker
+    old = old_images(engine)
+    before = engine.snapshot()
+    predicted = prune(client, check_mode=True, filters={"until": "2000", "label": "ci", "label!": ["pin=y"]})
+    assert engine.mutations() == []
+    assert engine.snapshot() == before
+    assert (predicted["changed"], predicted["images_deleted"], predicted["space_reclaimed"]) == (True, [old], 100)
+    assert predicted["reason"] == "1 image(s) would be removed"
+    result = prune(client, filters={"until": "2000", "label": "ci", "label!": ["pin=y"]})
+    assert engine.mutations() == [("POST", "/images/prune")]
+    assert (result["changed"], result["images_deleted"], result["space_reclaimed"]) == (True, [old], 100)
+    assert result["reason"] == "1 image(s) removed by the engine"
+    again = prune(client, filters={"until": "2000", "label": "ci", "label!": ["pin=y"]})
+    assert (again["changed"], again["reason"]) == (False, "no image matches")
+
+
+def test_run_all_unused_untags(docker, prune):
+    client, engine = docker
+    tagged = engine.add_image("app:1")
+    result = prune(client, filters={"dangling": False})
+    assert result["images_untagged"] == ["app:1"]
+    assert result["images_deleted"] == [tagged]
+
+
+def test_label_not_on_podman_is_refused_before_pruning(podman, make_task):
+    client, engine = podman
+    engine.add_image(labels={"pin": "y"})
+    task = make_task(client, OPTIONS, filters={"label!": "pin=y"})
+    with pytest.raises(UnsupportedByEngine) as exc:
+        check_requirements(client, REQUIRES, task.params, {"filters.label!": "filter 'label!'"})
+    assert str(exc.value).startswith("filter 'label!' needs a prune that honours 'label!' (Podman would delete the "
+                                     "images it should keep), which the engine at tcp://127.0.0.1:2375")
+    assert engine.mutations() == []
 
 
 @pytest.mark.parametrize("filters, message", [
