@@ -232,7 +232,7 @@ class FakeEngine:
         """Put an image in the registry under ``name`` (``repo:tag``); it need not exist locally."""
         name = familiar_tagged(name)
         image_id = image_id or sha("remote image " + name)
-        manifest = Manifest(digest or sha("manifest {0} {1}".format(repository_of(name), image_id)), image_id,
+        manifest = Manifest(digest or sha("manifest " + image_id), image_id,
                             labels=dict(labels or {}))
         self.registry[name] = manifest
         return manifest

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from ansible_collections.moby.engine.plugins.module_utils._auth import DockerConfig
