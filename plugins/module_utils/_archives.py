@@ -52,18 +52,38 @@ class InvalidArchive(InvalidInput):
 
 @dataclass(frozen=True)
 class ArchiveImage:
-    """One image of an archive: its id (config digest) and the tags the archive gives it."""
+    """One image of an archive: its id (config digest), the tags the archive gives it, and the digest of its
+    manifest or index where the archive records one (index.json).
+
+    Engines with the classic image store name an image by its config digest; engines with the containerd
+    image store by the digest of its manifest (or, for a multi-platform image, its index).
+    """
 
     id: str
     tags: tuple[str, ...] = ()
+    target: Optional[str] = None
+
+    @property
+    def digests(self) -> tuple[str, ...]:
+        """Every id an engine may know this image by, the config digest first."""
+        return (self.id,) + ((self.target,) if self.target and self.target != self.id else ())
+
+    def known_as(self, engine_ids: Iterable[str]) -> "ArchiveImage":
+        """This image under the id the engine uses for it, when ``engine_ids`` holds one of its digests."""
+        for engine_id in engine_ids:
+            if engine_id in self.digests:
+                return ArchiveImage(engine_id, self.tags, self.target)
+        return self
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "tags": list(self.tags)}
 
 
-def images_as_dict(images: Iterable[ArchiveImage]) -> dict[str, list[str]]:
-    """``{id: [tags]}``, the form compared for idempotency and shown in diffs."""
-    return {image.id: list(image.tags) for image in images}
+def images_as_dict(images: Iterable[ArchiveImage], engine_ids: Iterable[str] = ()) -> dict[str, list[str]]:
+    """``{id: [tags]}``, the form compared for idempotency and shown in diffs; an image whose manifest digest is
+    among ``engine_ids`` (an engine with the containerd image store) is shown under that id."""
+    engine_ids = tuple(engine_ids)
+    return {image.known_as(engine_ids).id: list(image.tags) for image in images}
 
 
 # -- reading archives ------------------------------------------------------
@@ -167,7 +187,12 @@ def read_archive(path: str, source: Optional[IO[bytes]] = None) -> list[ArchiveI
             if not compressed:
                 _check_complete(members.values(), size)
             if "manifest.json" in members:
-                return merge_images(_images_from_manifest(archive, members))
+                images = _images_from_manifest(archive, members)
+                if "index.json" in members:
+                    # docker save from Docker 25 on writes both; only index.json knows the manifest digests.
+                    targets = {image.id: image.target for image in _images_from_index(archive, members)}
+                    images = [ArchiveImage(image.id, image.tags, targets.get(image.id)) for image in images]
+                return merge_images(images)
             if "index.json" in members:
                 return merge_images(_images_from_index(archive, members))
     except InvalidArchive:
@@ -292,7 +317,7 @@ def _images_from_index(archive: tarfile.TarFile, members: dict) -> list[ArchiveI
         else:
             raise InvalidArchive("index.json in the archive refers to {0!r}, which is not an image".format(media_type))
         tag = _tag_from_annotations(descriptor.get("annotations") or {})
-        images.append(ArchiveImage(image_id, (tag,) if tag else ()))
+        images.append(ArchiveImage(image_id, (tag,) if tag else (), descriptor["digest"]))
     return images
 
 
@@ -312,7 +337,9 @@ def _tag_from_annotations(annotations: dict) -> Optional[str]:
 def merge_images(images: Iterable[ArchiveImage]) -> list[ArchiveImage]:
     """One entry per image id, with the tags of every entry for it, sorted by id."""
     tags: dict[str, set] = {}
+    targets: dict[str, Optional[str]] = {}
     for image in images:
         tags.setdefault(image.id, set()).update(image.tags)
-    return [ArchiveImage(image_id, tuple(sorted(tags[image_id]))) for image_id in sorted(tags)]
+        targets[image.id] = targets.get(image.id) or image.target
+    return [ArchiveImage(image_id, tuple(sorted(tags[image_id])), targets[image_id]) for image_id in sorted(tags)]
 

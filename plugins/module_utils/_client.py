@@ -100,7 +100,7 @@ class EngineClient:
         with _credentials_hint():
             summary = self.transport.stream("POST", "/images/{0}/push".format(_path(repository)),
                                             params={"tag": tag}, headers={"X-Registry-Auth": auth_header})
-        summary.aux = pushed_aux(summary.messages, summary.aux, self.engine.identity)
+        summary.aux = pushed_aux(summary.messages, summary.aux)
         return summary
 
     def search_images(self, term: str, limit: int | None = None, filters: str | None = None,

@@ -214,9 +214,10 @@ def normalize_history(entries: Any, engine: EngineIdentity, image_id: str | None
 _PUSHED_STATUS_RE = re.compile(r"^(?P<tag>[^\s:]+): digest: (?P<digest>sha256:[0-9a-f]{64}) size: (?P<size>\d+)$")
 
 
-def pushed_aux(messages: list, aux: list, engine: EngineIdentity) -> list:
-    """The push stream's aux records, with the one Podman leaves out rebuilt from its status line."""
-    if not engine.is_podman or any(isinstance(item, dict) and item.get("Digest") for item in aux):
+def pushed_aux(messages: list, aux: list) -> list:
+    """The push stream's aux records, with the one Podman and the containerd image store leave out rebuilt from
+    the status line."""
+    if any(isinstance(item, dict) and item.get("Digest") for item in aux):
         return aux
     for message in messages:
         match = _PUSHED_STATUS_RE.match(str(message))

@@ -153,8 +153,8 @@ def resolve(client, name: str) -> tuple:
     return ref.familiar_tagged(), image, ArchiveImage(image["Id"], (ref.familiar_tagged(),))
 
 
-def current_archive(path: str) -> dict | None:
-    """``{id: [tags]}`` of the archive at path, or None when there is no readable archive there."""
+def current_archive(path: str) -> list | None:
+    """The images of the archive at path, or None when there is no readable archive there."""
     check_path(path)
     try:
         mode = os.lstat(path).st_mode
@@ -173,7 +173,7 @@ def current_archive(path: str) -> dict | None:
             path, file_kind(mode)))
     try:
         with open_regular(path, follow_symlinks=False) as existing:
-            return images_as_dict(read_archive(path, existing))
+            return read_archive(path, existing)
     except (InvalidArchive, UnreadableFile):
         # Whatever is there is not an archive of images (or not one this user can read): it gets replaced.
         return None
@@ -187,7 +187,8 @@ def run(task: Task) -> dict:
     resolved = [resolve(client, name) for name in params["name"]]
     engine_names = list(dict.fromkeys(entry[0] for entry in resolved))
     wanted = images_as_dict(merge_images(entry[2] for entry in resolved))
-    before = current_archive(path)
+    existing = current_archive(path)
+    before = None if existing is None else images_as_dict(existing, wanted)
 
     # The idempotency decision: write unless the archive at path holds exactly the wanted images and tags.
     changed = params["force"] or before != wanted
@@ -197,7 +198,7 @@ def run(task: Task) -> dict:
             client.export_images(engine_names, target.file)
             target.file.flush()
             # The engine reports an error that happens mid-stream inside the body, so check what arrived.
-            images = images_as_dict(read_archive(target.temp_path))
+            images = images_as_dict(read_archive(target.temp_path), wanted)
             target.commit()
     result = {
         "changed": changed, "path": path, "size": os.path.getsize(path) if os.path.exists(path) else 0,

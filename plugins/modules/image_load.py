@@ -113,7 +113,8 @@ def engine_state(client, archive_images: list) -> tuple:
     """({id: [archive tags the engine has for it]}, [inspect data of the images present])."""
     state, present = {}, []
     for archive_image in archive_images:
-        image = client.inspect_image(archive_image.id)
+        # The config digest on the classic image store, the manifest (or index) digest on the containerd store.
+        image = next(filter(None, (client.inspect_image(digest) for digest in archive_image.digests)), None)
         repo_tags = (image or {}).get("RepoTags") or []
         state[archive_image.id] = None if image is None else [tag for tag in archive_image.tags if tag in repo_tags]
         if image is not None:
