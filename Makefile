@@ -19,7 +19,7 @@ COLL      := $(BUILD)/ansible_collections/moby/engine
 PYTHON    ?= python3
 STAMP     := $(VENV)/.installed
 
-.PHONY: help venv engine collection sanity units units-floor integration test test-podman demo bench clean
+.PHONY: help venv engine collection sanity units units-floor integration test test-steps test-podman demo bench clean
 
 help:
 	@echo "make demo         run the demo playbook twice (idempotence check)"
@@ -86,7 +86,14 @@ units-floor: venv collection
 	cd $(COLL) && PYTHONPATH=$(BUILD) $(FLOOR_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/unit
 
 # Sequential on purpose (also under make -j): sanity, then units, then integration.
+# scripts/host-net-guard.sh records the host's interfaces and addresses first and fails the run when
+# the steps (which start extra dockerds) made one vanish or appear; it checks even after a failed step.
 test:
+	@scripts/host-net-guard.sh snapshot $(BUILD)/host-net.before
+	@rc=0; $(MAKE) --no-print-directory test-steps || rc=$$?; \
+	  scripts/host-net-guard.sh check $(BUILD)/host-net.before || rc=1; exit $$rc
+
+test-steps:
 	$(MAKE) --no-print-directory sanity
 	$(MAKE) --no-print-directory units
 	$(MAKE) --no-print-directory units-floor
