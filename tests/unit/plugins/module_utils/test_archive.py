@@ -69,7 +69,8 @@ def oci_files(annotations, index_media_type=None):
         files.append(("blobs/sha256/" + digest(nested)[7:], nested))
         entry = {"mediaType": index_media_type, "digest": digest(nested), "annotations": annotations}
     files.append(("index.json", json.dumps({"schemaVersion": 2, "manifests": [entry]}).encode()))
-    return files, digest(config), digest(nested) if index_media_type else None
+    # The digest index.json names: the manifest's, or the nested index's (the image's id on the containerd store).
+    return files, digest(config), entry["digest"]
 
 
 def test_classic_archive(tmp_path):
@@ -92,32 +93,33 @@ def test_same_image_twice_is_merged(tmp_path):
 
 
 def test_newer_engine_manifest_with_blob_paths(tmp_path):
-    files, config_digest, _index = oci_files({})
+    files, config_digest, target = oci_files({})
     manifest = [{"Config": "blobs/sha256/" + config_digest[7:], "RepoTags": ["app:2"],
                  "Layers": ["blobs/sha256/" + digest(LAYER)[7:]]}]
     files.append(("manifest.json", json.dumps(manifest).encode()))
     path = write_tar(tmp_path / "a.tar", files)
-    assert read_archive(str(path)) == [ArchiveImage(config_digest, ("app:2",))]
+    # The index.json beside manifest.json records the manifest digest too.
+    assert read_archive(str(path)) == [ArchiveImage(config_digest, ("app:2",), target)]
 
 
 def test_oci_index_with_containerd_name(tmp_path):
-    files, config_digest, _index = oci_files({"io.containerd.image.name": "docker.io/library/busybox:1.36",
+    files, config_digest, target = oci_files({"io.containerd.image.name": "docker.io/library/busybox:1.36",
                                               "org.opencontainers.image.ref.name": "1.36"})
     path = write_tar(tmp_path / "oci.tar", files)
-    assert read_archive(str(path)) == [ArchiveImage(config_digest, ("busybox:1.36",))]
+    assert read_archive(str(path)) == [ArchiveImage(config_digest, ("busybox:1.36",), target)]
 
 
 def test_oci_index_bare_ref_name_gives_no_tag(tmp_path):
-    files, config_digest, _index = oci_files({"org.opencontainers.image.ref.name": "latest"})
+    files, config_digest, target = oci_files({"org.opencontainers.image.ref.name": "latest"})
     path = write_tar(tmp_path / "oci.tar", files)
-    assert read_archive(str(path)) == [ArchiveImage(config_digest, ())]
+    assert read_archive(str(path)) == [ArchiveImage(config_digest, (), target)]
 
 
 def test_oci_nested_index_uses_index_digest(tmp_path):
     files, _config, index_digest = oci_files({"io.containerd.image.name": "127.0.0.1:5000/app:1"},
                                              index_media_type="application/vnd.oci.image.index.v1+json")
     path = write_tar(tmp_path / "oci.tar", files)
-    assert read_archive(str(path)) == [ArchiveImage(index_digest, ("127.0.0.1:5000/app:1",))]
+    assert read_archive(str(path)) == [ArchiveImage(index_digest, ("127.0.0.1:5000/app:1",), index_digest)]
 
 
 def test_truncated_archive(tmp_path):

@@ -157,7 +157,7 @@ def test_docker_error_texts_unchanged():
 
 def test_docker_push_aux_kept():
     aux = [{"Tag": "1", "Digest": REGISTRY_DIGEST, "Size": 527}]
-    assert pushed_aux(["1: digest: " + LOCAL_DIGEST + " size: 1"], aux, EngineIdentity(DOCKER, "20.10.24")) is aux
+    assert pushed_aux(["1: digest: " + LOCAL_DIGEST + " size: 1"], aux) is aux
 
 
 def test_config_as_changes():
