@@ -63,27 +63,20 @@ class ArchiveImage:
     tags: tuple[str, ...] = ()
     target: Optional[str] = None
 
-    @property
-    def digests(self) -> tuple[str, ...]:
-        """Every id an engine may know this image by, the config digest first."""
-        return (self.id,) + ((self.target,) if self.target and self.target != self.id else ())
-
-    def known_as(self, engine_ids: Iterable[str]) -> "ArchiveImage":
-        """This image under the id the engine uses for it, when ``engine_ids`` holds one of its digests."""
-        for engine_id in engine_ids:
-            if engine_id in self.digests:
-                return ArchiveImage(engine_id, self.tags, self.target)
+    def named_for(self, containerd_store: bool) -> "ArchiveImage":
+        """This image under the id an engine gives it: the manifest (or index) digest on the containerd image
+        store, where the archive records it, else the config digest."""
+        if containerd_store and self.target:
+            return ArchiveImage(self.target, self.tags, self.target)
         return self
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "tags": list(self.tags)}
 
 
-def images_as_dict(images: Iterable[ArchiveImage], engine_ids: Iterable[str] = ()) -> dict[str, list[str]]:
-    """``{id: [tags]}``, the form compared for idempotency and shown in diffs; an image whose manifest digest is
-    among ``engine_ids`` (an engine with the containerd image store) is shown under that id."""
-    engine_ids = tuple(engine_ids)
-    return {image.known_as(engine_ids).id: list(image.tags) for image in images}
+def images_as_dict(images: Iterable[ArchiveImage]) -> dict[str, list[str]]:
+    """``{id: [tags]}``, the form compared for idempotency and shown in diffs."""
+    return {image.id: list(image.tags) for image in images}
 
 
 # -- reading archives ------------------------------------------------------

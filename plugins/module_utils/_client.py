@@ -28,6 +28,7 @@ from ansible_collections.moby.engine.plugins.module_utils._engines import (
     normalize_image,
     normalize_image_list,
     pushed_aux,
+    uses_containerd_store,
 )
 from ansible_collections.moby.engine.plugins.module_utils._errors import AuthenticationFailed, EngineAPIError, NotFound
 from ansible_collections.moby.engine.plugins.module_utils._stream import ProgressSummary
@@ -43,6 +44,7 @@ class EngineClient:
     def __init__(self, config: EngineConfig) -> None:
         self.transport = Transport(config)
         self.config = config
+        self._containerd_store: bool | None = None
 
     @property
     def engine(self) -> Engine:
@@ -193,6 +195,12 @@ class EngineClient:
 
     def info(self) -> dict:
         return self.transport.get_json("/info")
+
+    def uses_containerd_store(self) -> bool:
+        """Whether the engine names images by manifest digest (the containerd image store); asked once."""
+        if self._containerd_store is None:
+            self._containerd_store = uses_containerd_store(self.info())
+        return self._containerd_store
 
     def disk_usage(self, kinds: Iterable[str]) -> dict:
         """GET /system/df for these kinds only (``type``, API 1.42: image, container, volume, build-cache); older

@@ -352,6 +352,17 @@ def build_prune_params(api_version: str, filters: Optional[str], all_caches: Opt
     return {"filters": filters, "all": all_caches, space_key: keep_storage}
 
 
+# The DriverStatus entry of an engine that keeps images in containerd (moby's LayerStoreStatus).
+CONTAINERD_STORE_STATUS = ["driver-type", "io.containerd.snapshotter.v1"]
+
+
+def uses_containerd_store(info: Any) -> bool:
+    """Whether GET /info describes the containerd image store, where an image's id is the digest of its manifest
+    (or index) instead of its config."""
+    status = info.get("DriverStatus") if isinstance(info, dict) else None
+    return any(isinstance(entry, (list, tuple)) and list(entry) == CONTAINERD_STORE_STATUS for entry in status or ())
+
+
 def endpoint_missing(engine: EngineIdentity, status: int, message: str) -> bool:
     """Whether an error answer means the engine has no such endpoint at all.
 

@@ -185,6 +185,14 @@ def parse_image_name(text: str, default_tag: str | None = DEFAULT_TAG) -> ImageR
     return parse_reference(text, default_tag=default_tag)
 
 
+def tagged_name(name: str, tag: str | None) -> str:
+    """``name`` with ``tag`` when it names a repository without tag or digest; ids and other names unchanged."""
+    ref = parse_image_name(name, default_tag=None)
+    if tag is None or ref is None or ref.tag or ref.digest:
+        return name
+    return ref.with_tag(tag).familiar_tagged()
+
+
 def check_platform(platform: str | None) -> None:
     """Raise InvalidInput unless ``platform`` is empty or ``os[/arch[/variant]]``."""
     if platform and not _PLATFORM_RE.match(platform):

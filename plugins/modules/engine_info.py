@@ -241,13 +241,12 @@ from collections.abc import Mapping
 from typing import Any, Optional
 
 from ansible_collections.moby.engine.plugins.module_utils._common import Task, run_module
+from ansible_collections.moby.engine.plugins.module_utils._engines import uses_containerd_store
 
 OPTIONS = {
     "disk_usage": {"type": "bool", "default": False},
 }
 
-# The DriverStatus entry of an engine that keeps images in containerd (moby's LayerStoreStatus).
-CONTAINERD_STORE_STATUS = ["driver-type", "io.containerd.snapshotter.v1"]
 BUILDERS = {"1": "classic", "2": "buildkit"}
 DISK_USAGE_KINDS = ("image", "build-cache")
 
@@ -256,7 +255,6 @@ def summarize(ping: Mapping[str, str], version: Mapping[str, Any], info: Mapping
               negotiated: str) -> dict:
     """The stable summary of an engine from its answers; a value it does not send is None."""
     registry = info.get("RegistryConfig") if isinstance(info.get("RegistryConfig"), Mapping) else None
-    status = info.get("DriverStatus") if isinstance(info.get("DriverStatus"), list) else []
     return {
         "product": product,
         "version": _text(version.get("Version")),
@@ -268,8 +266,7 @@ def summarize(ping: Mapping[str, str], version: Mapping[str, Any], info: Mapping
         "kernel_version": _text(version.get("KernelVersion") or info.get("KernelVersion")),
         "operating_system": _text(info.get("OperatingSystem")),
         "storage_driver": _text(info.get("Driver")),
-        "containerd_image_store": any(list(entry) == CONTAINERD_STORE_STATUS for entry in status
-                                      if isinstance(entry, (list, tuple))),
+        "containerd_image_store": uses_containerd_store(info),
         "default_builder": BUILDERS.get(str(ping.get("Builder-Version") or "").strip()),
         "registry_mirrors": None if registry is None else [str(url) for url in registry.get("Mirrors") or []],
         "insecure_registries": None if registry is None else insecure_registries(registry),

@@ -30,11 +30,15 @@ attributes:
 options:
   name:
     description:
-      - Images to export, by V(repo:tag), V(repo@digest) or id. A name without a tag means V(latest).
+      - Images to export, by V(repo:tag), V(repo@digest) or id. A name without a tag means O(tag), else V(latest).
       - Each V(repo:tag) is stored with that tag; images given by id or digest are stored without tags.
     type: list
     elements: str
     required: true
+    aliases: [names]
+  tag:
+    description: Tag of the names in O(name) that carry neither a tag nor a digest (community.docker's C(tag)).
+    type: str
   path:
     description:
       - Where to write the archive on the managed host. Its directory must exist.
@@ -128,10 +132,11 @@ from ansible_collections.moby.engine.plugins.module_utils._archives import (
 from ansible_collections.moby.engine.plugins.module_utils._common import Task, run_module
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, NotFound
 from ansible_collections.moby.engine.plugins.module_utils._files import AtomicFile, UnreadableFile, check_path, file_kind, open_regular
-from ansible_collections.moby.engine.plugins.module_utils._references import looks_like_image_id, parse_image_name
+from ansible_collections.moby.engine.plugins.module_utils._references import looks_like_image_id, parse_image_name, tagged_name
 
 OPTIONS = {
-    "name": {"type": "list", "elements": "str", "required": True},
+    "name": {"type": "list", "elements": "str", "required": True, "aliases": ["names"]},
+    "tag": {"type": "str"},
     "path": {"type": "path", "required": True},
     "force": {"type": "bool", "default": False},
 }
@@ -184,11 +189,12 @@ def run(task: Task) -> dict:
     path = params["path"]
     if not params["name"]:
         raise InvalidInput("name lists no image; give at least one image to export")
-    resolved = [resolve(client, name) for name in params["name"]]
+    resolved = [resolve(client, tagged_name(name, params["tag"])) for name in params["name"]]
     engine_names = list(dict.fromkeys(entry[0] for entry in resolved))
     wanted = images_as_dict(merge_images(entry[2] for entry in resolved))
     existing = current_archive(path)
-    before = None if existing is None else images_as_dict(existing, wanted)
+    store = client.uses_containerd_store()
+    before = None if existing is None else images_as_dict(image.named_for(store) for image in existing)
 
     # The idempotency decision: write unless the archive at path holds exactly the wanted images and tags.
     changed = params["force"] or before != wanted
@@ -198,7 +204,7 @@ def run(task: Task) -> dict:
             client.export_images(engine_names, target.file)
             target.file.flush()
             # The engine reports an error that happens mid-stream inside the body, so check what arrived.
-            images = images_as_dict(read_archive(target.temp_path), wanted)
+            images = images_as_dict(image.named_for(store) for image in read_archive(target.temp_path))
             target.commit()
     result = {
         "changed": changed, "path": path, "size": os.path.getsize(path) if os.path.exists(path) else 0,

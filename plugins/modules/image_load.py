@@ -113,8 +113,7 @@ def engine_state(client, archive_images: list) -> tuple:
     """({id: [archive tags the engine has for it]}, [inspect data of the images present])."""
     state, present = {}, []
     for archive_image in archive_images:
-        # The config digest on the classic image store, the manifest (or index) digest on the containerd store.
-        image = next(filter(None, (client.inspect_image(digest) for digest in archive_image.digests)), None)
+        image = client.inspect_image(archive_image.id)
         repo_tags = (image or {}).get("RepoTags") or []
         state[archive_image.id] = None if image is None else [tag for tag in archive_image.tags if tag in repo_tags]
         if image is not None:
@@ -127,7 +126,8 @@ def run(task: Task) -> dict:
     path = params["path"]
     # Never a plain open(): a FIFO would block it, and a link to /dev/zero be read for ever.
     with open_regular(path) as archive:
-        archive_images = read_archive(path, archive)
+        store = client.uses_containerd_store()
+        archive_images = [image.named_for(store) for image in read_archive(path, archive)]
         wanted = {image.id: list(image.tags) for image in archive_images}
         before, present = engine_state(client, archive_images)
 

@@ -58,6 +58,7 @@ options:
         O(protect)); the engine's prune also deletes untagged images and applies its filters its own way, the policy
         selects tagged images per repository.
     type: dict
+    aliases: [images_filters]
     default: {}
   keep_last:
     description:
@@ -218,7 +219,7 @@ from ansible_collections.moby.engine.plugins.module_utils._references import loo
 
 OPTIONS = {
     # A free dictionary, not suboptions: "label!" is not a valid option name.
-    "filters": {"type": "dict", "default": {}},
+    "filters": {"type": "dict", "default": {}, "aliases": ["images_filters"]},
     # The retention policy: the module selects tagged images itself (see decide()).
     "keep_last": {"type": "int"},
     "keep_newer_than": {"type": "str"},

@@ -57,8 +57,10 @@ options:
     description:
       - V(missing) pulls only images that are not present locally.
       - V(always) compares the registry's digest with the local image and pulls when they differ.
+      - V(not_present) is community.docker's name for V(missing). Unlike C(community.docker.docker_image_pull),
+        whose default is V(always), the default here is V(missing); set O(pull=always) to keep that behaviour.
     type: str
-    choices: [missing, always]
+    choices: [missing, always, not_present]
     default: missing
   parallel:
     description: How many images of O(name) are pulled at the same time (1 or more).
@@ -214,7 +216,8 @@ OPTIONS = {
     "tag": {"type": "str", "default": "latest"},
     "platform": {"type": "str"},
     "all_tags": {"type": "bool", "default": False},
-    "pull": {"type": "str", "choices": ["missing", "always"], "default": "missing"},
+    # not_present is community.docker's word for missing.
+    "pull": {"type": "str", "choices": ["missing", "always", "not_present"], "default": "missing"},
     **PARALLEL_OPTIONS,
     **RETRY_OPTIONS,
 }
@@ -231,7 +234,7 @@ def decide(present: bool, pull: str, ref: ImageReference, image: dict | None, re
         return True, "the image is not present (for this platform)"
     if ref.digest:
         return False, "the image is present, and what a digest names never changes"
-    if pull == "missing":
+    if pull in ("missing", "not_present"):
         return False, "the image is present"
     if remote is None:
         return True, "the registry's digest is unknown, so the pull itself asks the registry"

@@ -23,10 +23,14 @@ extends_documentation_fragment:
   - moby.engine.engine.ACTION_ATTRIBUTES
 options:
   name:
-    description: Images to remove, by V(repo:tag), V(repo@digest) or id. A name without a tag means V(latest).
+    description:
+      - Images to remove, by V(repo:tag), V(repo@digest) or id. A name without a tag means O(tag), else V(latest).
     type: list
     elements: str
     required: true
+  tag:
+    description: Tag of the names in O(name) that carry neither a tag nor a digest (community.docker's C(tag)).
+    type: str
   force:
     description:
       - Remove the image even when stopped containers use it, and remove an image given by id even when
@@ -127,7 +131,7 @@ results:
 
 from ansible_collections.moby.engine.plugins.module_utils._common import Task, image_diff, run_module
 from ansible_collections.moby.engine.plugins.module_utils._errors import Conflict, NotFound
-from ansible_collections.moby.engine.plugins.module_utils._references import looks_like_image_id, parse_image_name
+from ansible_collections.moby.engine.plugins.module_utils._references import looks_like_image_id, parse_image_name, tagged_name
 from ansible_collections.moby.engine.plugins.module_utils._retry import (
     PARALLEL_MINIMUMS,
     PARALLEL_OPTIONS,
@@ -137,6 +141,7 @@ from ansible_collections.moby.engine.plugins.module_utils._retry import (
 
 OPTIONS = {
     "name": {"type": "list", "elements": "str", "required": True},
+    "tag": {"type": "str"},
     "force": {"type": "bool", "default": False},
     "prune": {"type": "bool", "default": True},
     **PARALLEL_OPTIONS,
@@ -201,9 +206,7 @@ def remove_one(task: Task, name: str) -> dict:
 
 
 def run(task: Task) -> dict:
-    names = task.params["name"]
-    for name in names:
-        parse_image_name(name)
+    names = [tagged_name(name, task.params["tag"]) for name in task.params["name"]]
     # Each name is decided and removed on its own, parallel at a time; the result keeps the order given.
     items = results_or_raise(run_each(names, lambda name: remove_one(task, name), task.params["parallel"]))
     diffs = [item.pop("diff") for item in items]

@@ -41,6 +41,7 @@ options:
     type: str
     choices: [overwrite, keep]
     default: overwrite
+    aliases: [existing_images]
   parallel:
     description: How many targets are looked up and tagged at the same time (1 or more).
     type: int
@@ -141,7 +142,7 @@ OPTIONS = {
     "name": {"type": "str", "required": True},
     "repository": {"type": "list", "elements": "str", "required": True},
     "tag": {"type": "str", "default": "latest"},
-    "existing": {"type": "str", "choices": ["overwrite", "keep"], "default": "overwrite"},
+    "existing": {"type": "str", "choices": ["overwrite", "keep"], "default": "overwrite", "aliases": ["existing_images"]},
     **PARALLEL_OPTIONS,
 }
 
