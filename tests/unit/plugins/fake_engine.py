@@ -591,8 +591,8 @@ class FakeEngine:
             messages += [{"status": "Pulling fs layer", "progressDetail": {}, "id": layer},
                          {"status": "Pull complete", "progressDetail": {}, "id": layer}]
         messages += [{"status": "Digest: " + manifest.digest},
-                     {"status": "Status: {0} for {1}".format("Image is up to date" if present else
-                                                            "Downloaded newer image", key)}]
+                     {"status": "Status: {0} for {1}".format(
+                         "Image is up to date" if present else "Downloaded newer image", key)}]
         return stream(*messages)
 
     def _pulled(self, key: str, manifest: Manifest, platform: Optional[str]) -> bool:
@@ -738,8 +738,8 @@ class FakeEngine:
     def prune_build_cache(self, record: Request) -> Reply:
         if self.podman:
             return Reply(404, "Not Found", {"Content-Type": "text/plain"})
-        filters, refused = _filters(record.query.get("filters"), ("until", "id", "parent", "type", "description",
-                                                                   "inuse", "shared", "private"))
+        filters, refused = _filters(record.query.get("filters"),
+                                    ("until", "id", "parent", "type", "description", "inuse", "shared", "private"))
         if refused:
             return refused
         prune_all = record.query.get("all") == "1"
@@ -845,7 +845,7 @@ def _reference_match(name: str, patterns: list) -> bool:
     name = familiar(name)
     without_digest = name.split("@", 1)[0]
     return any(path_match(pattern, candidate) for pattern in patterns
-               for candidate in {name, without_digest, _split_tag(without_digest)[0]})
+               for candidate in (name, without_digest, _split_tag(without_digest)[0]))
 
 
 def _podman_reference_match(name: str, patterns: list) -> bool:

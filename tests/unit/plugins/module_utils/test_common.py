@@ -270,7 +270,7 @@ def test_requirement_labels_name_what_the_user_wrote(podman, run_main):
     _client, _engine = podman
     result = run_main(build_cache_prune.main)
     assert result["msg"].startswith("Pruning the build cache of tcp://127.0.0.1:2375 failed: build_cache_prune needs "
-                                     "the engine's build cache (POST /build/prune)")
+                                    "the engine's build cache (POST /build/prune)")
 
 
 def test_minimums_are_checked_before_connecting(docker, run_main):

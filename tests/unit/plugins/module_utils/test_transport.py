@@ -362,7 +362,7 @@ def test_session_per_thread(monkeypatch):
 
 def test_negotiation_happens_once_across_threads(docker):
     client, engine = docker
-    threads = [threading.Thread(target=lambda: client.engine) for _ in range(8)]
+    threads = [threading.Thread(target=lambda: client.engine) for _number in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
