@@ -387,6 +387,15 @@ class FakeEngine:
                            "Version": PODMAN_VERSION if self.podman else "20.10.24+dfsg1", "Os": "linux",
                            "Arch": "amd64"})
 
+    def info(self, record: Request) -> Reply:
+        if self.podman:
+            return Reply(200, {"Driver": "overlay", "DriverStatus": [["Backing Filesystem", "extfs"]],
+                               "ServerVersion": PODMAN_VERSION, "OperatingSystem": "debian"})
+        # The classic image store: an image's id is its config digest.
+        return Reply(200, {"Driver": "overlay2", "DriverStatus": [["Backing Filesystem", "extfs"],
+                                                                  ["Supports d_type", "true"]],
+                           "ServerVersion": "20.10.24+dfsg1", "OperatingSystem": "Debian GNU/Linux 12 (bookworm)"})
+
     def system_df(self, record: Request) -> Reply:
         return Reply(200, {"LayersSize": sum(image["Size"] for image in self.images.values()),
                            "Images": [self._summary(image) for image in self.images.values()],
@@ -928,6 +937,7 @@ ROUTES = [(method, re.compile("^" + pattern + "$"), handler) for method, pattern
     ("GET", "/containers/json", FakeEngine.list_containers),
     ("GET", "/containers/" + _NAME + "/json", FakeEngine.inspect_container),
     ("GET", "/system/df", FakeEngine.system_df),
+    ("GET", "/info", FakeEngine.info),
 )]
 
 

@@ -27,6 +27,7 @@ from ansible_collections.moby.engine.plugins.module_utils._common import Task
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput
 from ansible_collections.moby.engine.plugins.module_utils._files import AtomicFile, UnreadableFile, file_digest, open_regular
 from ansible_collections.moby.engine.plugins.modules import image_export, image_load
+from ansible_collections.moby.engine.tests.unit.plugins.fake_engine import module_params
 
 CONFIG_HEX = "b0cc389a3224bdb59a8fa9136055dbd5a2f9a23c7ff7b7ca09bcfe83d67da054"
 IMAGE_ID = "sha256:" + CONFIG_HEX
@@ -284,39 +285,22 @@ def test_file_digest_refuses_a_fifo(fifo):
             file_digest(fifo)
 
 
-class FakeEngine:
-    """Just what image_export and image_load call."""
-
-    def __init__(self, archive: bytes = b"", present: bool = False) -> None:
-        self.archive = archive
-        self.present = present
-        self.uploaded = b""
-
-    def inspect_image(self, name: str) -> Any:
-        if name in ("app:1", IMAGE_ID) and (self.present or name == "app:1"):
-            return {"Id": IMAGE_ID, "RepoTags": ["app:1"] if self.present else []}
-        return None
-
-    def export_images(self, names: list, destination: Any) -> int:
-        destination.write(self.archive)
-        return len(self.archive)
-
-    def load_images(self, archive: Any, quiet: bool = False) -> tuple:
-        self.uploaded = archive.read()
-        self.present = True
-        return None, ["app:1"]
+@pytest.fixture
+def engine(docker):
+    """(client, fake engine) holding app:1 as the archives of classic_files describe it."""
+    docker[1].add_image("app:1", image_id=IMAGE_ID)
+    return docker
 
 
-def export_task(path: str, engine: FakeEngine, check_mode: bool = False, force: bool = False) -> Task:
-    return Task(engine, {"name": ["app:1"], "path": path, "force": force}, check_mode)  # type: ignore[arg-type]
+def export_task(path: str, engine: tuple, check_mode: bool = False, force: bool = False) -> Task:
+    return Task(engine[0], module_params(image_export.OPTIONS, name=["app:1"], path=path, force=force), check_mode)
 
 
-def load_task(path: str, engine: FakeEngine, check_mode: bool = False) -> Task:
-    return Task(engine, {"path": path, "quiet": True}, check_mode)  # type: ignore[arg-type]
+def load_task(path: str, engine: tuple, check_mode: bool = False) -> Task:
+    return Task(engine[0], module_params(image_load.OPTIONS, path=path), check_mode)
 
 
-def test_export_refuses_a_fifo_at_path(fifo):
-    engine = FakeEngine(tar_bytes(classic_files(("app:1",))))
+def test_export_refuses_a_fifo_at_path(fifo, engine):
     for check_mode in (True, False):
         with deadline():
             with pytest.raises(InvalidInput, match="pipe.tar is a FIFO \\(named pipe\\), not a regular file"):
@@ -324,33 +308,31 @@ def test_export_refuses_a_fifo_at_path(fifo):
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
 
-def test_export_refuses_a_symbolic_link_at_path(tmp_path):
+def test_export_refuses_a_symbolic_link_at_path(tmp_path, engine):
     target = tmp_path / "real.tar"
     target.write_bytes(b"old")
     link = tmp_path / "link.tar"
     os.symlink("real.tar", str(link))
-    engine = FakeEngine(tar_bytes(classic_files(("app:1",))))
     with pytest.raises(InvalidInput, match="link.tar is a symbolic link \\(to .*real.tar\\); image_export does not write"):
         image_export.run(export_task(str(link), engine))
     assert os.path.islink(str(link)) and target.read_bytes() == b"old"
 
 
-def test_load_refuses_a_fifo_and_a_link_to_dev_zero(fifo, zero_link):
+def test_load_refuses_a_fifo_and_a_link_to_dev_zero(fifo, zero_link, engine):
     with deadline():
         with pytest.raises(InvalidInput, match="pipe.tar is not a file on the managed host: it is a FIFO"):
-            image_load.run(load_task(fifo, FakeEngine()))
+            image_load.run(load_task(fifo, engine))
         with pytest.raises(InvalidInput, match="zero.tar is not a file on the managed host: it is a character device"):
-            image_load.run(load_task(zero_link, FakeEngine()))
+            image_load.run(load_task(zero_link, engine))
 
 
-def test_load_uploads_the_file_it_read(tmp_path):
+def test_load_uploads_the_file_it_read(tmp_path, docker):
     data = tar_bytes(classic_files(("app:1",)))
     path = tmp_path / "a.tar"
     path.write_bytes(data)
     os.symlink("a.tar", str(tmp_path / "current.tar"))
-    engine = FakeEngine()
-    result = image_load.run(load_task(str(tmp_path / "current.tar"), engine))
-    assert result["changed"] and engine.uploaded == data
+    result = image_load.run(load_task(str(tmp_path / "current.tar"), docker))
+    assert result["changed"] and docker[1].last("POST", "/images/load").body == data
 
 
 def test_atomic_file_never_replaces_a_fifo_or_a_link(fifo, tmp_path):
@@ -392,13 +374,13 @@ def test_atomic_file_never_replaces_a_device(tmp_path):
 # -- item 17: NUL bytes in paths -----------------------------------------------
 
 
-def test_nul_byte_in_paths(tmp_path):
+def test_nul_byte_in_paths(tmp_path, engine):
     path = str(tmp_path) + "/a\0b.tar"
     message = "contains a NUL byte, which no file name can hold"
     with pytest.raises(InvalidInput, match=message):
-        image_export.run(export_task(path, FakeEngine(tar_bytes(classic_files(("app:1",))))))
+        image_export.run(export_task(path, engine))
     with pytest.raises(InvalidInput, match=message):
-        image_load.run(load_task(path, FakeEngine()))
+        image_load.run(load_task(path, engine))
     for helper in (read_archive, file_digest, open_regular, AtomicFile):
         with pytest.raises(InvalidInput, match=message):
             helper(path)
@@ -409,12 +391,12 @@ def test_nul_byte_in_paths(tmp_path):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
-def test_export_keeps_owner_and_mode(tmp_path):
+def test_export_keeps_owner_and_mode(tmp_path, engine):
     path = tmp_path / "out.tar"
     path.write_bytes(b"an old archive of something else")
     os.chown(str(path), 65534, 65534)
     os.chmod(str(path), 0o640)
-    result = image_export.run(export_task(str(path), FakeEngine(tar_bytes(classic_files(("app:1",))))))
+    result = image_export.run(export_task(str(path), engine))
     assert result["changed"] and result["images"] == [{"id": IMAGE_ID, "tags": ["app:1"]}]
     status = os.lstat(str(path))
     assert (status.st_uid, status.st_gid, stat.S_IMODE(status.st_mode)) == (65534, 65534, 0o640)
