@@ -126,8 +126,10 @@ def run(task: Task) -> dict:
     path = params["path"]
     # Never a plain open(): a FIFO would block it, and a link to /dev/zero be read for ever.
     with open_regular(path) as archive:
+        # Read (and refuse a bad archive) before asking the engine anything.
+        in_archive = read_archive(path, archive)
         store = client.uses_containerd_store()
-        archive_images = [image.named_for(store) for image in read_archive(path, archive)]
+        archive_images = [image.named_for(store) for image in in_archive]
         wanted = {image.id: list(image.tags) for image in archive_images}
         before, present = engine_state(client, archive_images)
 
