@@ -6,11 +6,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
-from ansible_collections.moby.engine.plugins.module_utils._common import Task
-from ansible_collections.moby.engine.plugins.module_utils._errors import Conflict, InvalidInput
+from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput
 from ansible_collections.moby.engine.plugins.modules.image_prune import (
+    OPTIONS,
     Policy,
     decide,
     read_policy,
@@ -259,80 +261,72 @@ def test_read_policy_reads_protect_both_ways():
 # -- the run, against a fake engine ------------------------------------------
 
 
-class FakeEngine:
-    """GET /images/json, GET /containers/json, GET /images/{name}/json and DELETE /images/{name}, over a dict."""
-
-    def __init__(self, images, containers=(), conflicts=()):
-        self.images = {image["Id"]: dict(image) for image in images}
-        self.containers, self.conflicts, self.deletes = list(containers), set(conflicts), []
-
-    def list_images(self, all_images=False):
-        assert all_images
-        return [dict(image) for image in self.images.values()]
-
-    def list_containers(self, all_containers=False):
-        assert all_containers
-        return self.containers
-
-    def inspect_image(self, name):
-        return next((dict(image) for image in self.images.values() if name in image["RepoTags"]), None)
-
-    def remove_image(self, name, force=False, noprune=False):
-        assert not force and noprune
-        self.deletes.append(name)
-        if name in self.conflicts:
-            raise Conflict("conflict: unable to remove repository reference {0!r} (must force)".format(name))
-        image = self.inspect_image(name)
-        self.images[image["Id"]]["RepoTags"].remove(name)
-        answer = [{"Untagged": name}]
-        if not self.images[image["Id"]]["RepoTags"]:
-            del self.images[image["Id"]]
-            answer.append({"Deleted": image["Id"]})
-        return answer
+def fill(engine, images):
+    """Put ``summary()`` images into the shared fake engine."""
+    for image in images:
+        engine.add_image(*image["RepoTags"], image_id=image["Id"], size=image["Size"],
+                         created=datetime.fromtimestamp(image["Created"], timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return engine
 
 
-def run_task(engine, check_mode, **options):
-    params = {"filters": {}, "keep_last": None, "keep_newer_than": None, "repositories": None, "protect": None}
-    params.update(options)
-    task = Task(engine, params, check_mode)
-    return run(task), task
+def deletes(engine):
+    return [request.path[len("/images/"):] for request in engine.requests if request.method == "DELETE"]
 
 
-def test_check_mode_lists_what_the_real_run_removes_and_a_second_run_is_unchanged():
+@pytest.fixture
+def run_task(make_task):
+    def go(client, check_mode, **options):
+        task = make_task(client, OPTIONS, check_mode, **options)
+        return run(task), task
+
+    return go
+
+
+def test_check_mode_lists_what_the_real_run_removes_and_a_second_run_is_unchanged(docker, run_task):
+    client, engine = docker
     images = [summary("m1", 100, ["app:1", "mirror/app:1"], size=70), summary("m2", 200, ["app:2", "app:two"], size=5),
               summary("m3", 300, ["app:3"]), summary("o1", 10, ["other:1"])]
-    engine = FakeEngine(images)
-    check, _task = run_task(engine, True, keep_last=1, repositories=["app"])
-    assert engine.deletes == []
-    real, _task = run_task(engine, False, keep_last=1, repositories=["app"])
+    fill(engine, images)
+    before = engine.snapshot()
+    check, _task = run_task(client, True, keep_last=1, repositories=["app"])
+    assert deletes(engine) == [] and engine.snapshot() == before
+    real, _task = run_task(client, False, keep_last=1, repositories=["app"])
     for key in ("images_deleted", "images_untagged", "space_reclaimed", "reason", "images_kept", "diff"):
         assert check[key] == real[key], key
     assert real["changed"] and real["images_deleted"] == [image_id("m2")] and real["space_reclaimed"] == 5
     assert real["images_untagged"] == ["app:1", "app:2", "app:two"]
     assert real["diff"] == {"before": {"repositories": {"app": ["app:1", "app:2", "app:3", "app:two"]}},
                             "after": {"repositories": {"app": ["app:3"]}}}
+    assert all(request.query == {"force": "0", "noprune": "1"} for request in engine.requests
+               if request.method == "DELETE")
     assert engine.images[image_id("m1")]["RepoTags"] == ["mirror/app:1"]
     assert image_id("o1") in engine.images
-    again, _task = run_task(engine, False, keep_last=1, repositories=["app"])
+    again, _task = run_task(client, False, keep_last=1, repositories=["app"])
     assert not again["changed"] and again["images_untagged"] == [] and again["diff"]["before"] == {"repositories": {}}
 
 
-def test_a_conflict_or_a_moved_tag_leaves_the_image_with_a_warning():
-    images = [summary("c1", 100, ["app:1"]), summary("c2", 200, ["app:2"]), summary("c3", 300, ["app:3"])]
-    engine = FakeEngine(images, conflicts={"app:1"})
-    original = engine.list_images
+def test_a_conflict_or_a_moved_tag_leaves_the_image_with_a_warning(docker, run_task):
+    client, engine = docker
+    fill(engine, [summary("c1", 100, ["app:1"]), summary("c2", 200, ["app:2"]), summary("c3", 300, ["app:3"])])
+    created = []
 
-    def list_then_move(all_images=False):
-        listed = original(all_images)
+    def container_created_first(request):
+        # A container made from app:1 since the listing: the engine refuses.
+        created.append(engine.add_container("web", "app:1", running=False))
+        return engine.remove_image(request, "app:1")
+
+    def list_then_move(request):
+        listed = engine.list_images(request)
         # app:2 is moved onto c3 between the listing and the removal.
-        engine.images[image_id("c2")]["RepoTags"] = []
-        engine.images[image_id("c3")]["RepoTags"].append("app:2")
+        engine.add_image("app:2", image_id=image_id("c3"))
         return listed
 
-    engine.list_images = list_then_move
-    result, task = run_task(engine, False, keep_last=1)
+    engine.on("GET", "/images/json", list_then_move, times=1)
+    engine.on("DELETE", "/images/app:1", container_created_first, times=1)
+    result, task = run_task(client, False, keep_last=1)
     assert not result["changed"] and result["images_deleted"] == [] and result["space_reclaimed"] == 0
-    assert engine.deletes == ["app:1"]
-    assert len(task.warnings) == 2
-    assert "app:1 left alone: conflict" in task.warnings[0]
-    assert "app:2 left alone: it names {0} now".format(image_id("c3")) in task.warnings[1]
+    assert deletes(engine) == ["app:1"]
+    assert task.warnings == [
+        'app:1 left alone: conflict: unable to remove repository reference "app:1" (must force) - container {0} is '
+        "using its referenced image {1}".format(created[0][:12], image_id("c1")[7:19]),
+        "app:2 left alone: it names {0} now, not {1}".format(image_id("c3"), image_id("c2"))]
