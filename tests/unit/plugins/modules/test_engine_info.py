@@ -2,21 +2,19 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""engine_info's summary of Docker and Podman answers, with the engine client replaced by an in-memory stub.
+"""engine_info's summary of Docker and Podman answers, through the real client and the shared fake engine.
 
-The shared fake engine (tests/unit/plugins/fake_engine.py) did not exist when this was written; the answers here
-are shaped like dockerd 20.10 and 28 and Podman 4.3 send them.
+The answers here are shaped like dockerd 20.10 and 28 and Podman 4.3 send them.
 """
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+import json
 
 import pytest
 
-from ansible_collections.moby.engine.plugins.module_utils._common import Task
-from ansible_collections.moby.engine.plugins.module_utils._engines import EngineIdentity
 from ansible_collections.moby.engine.plugins.modules.engine_info import OPTIONS, run, summarize, summarize_disk_usage
+from ansible_collections.moby.engine.tests.unit.plugins.fake_engine import Reply
 
 DOCKER_20_PING = {"Api-Version": "1.41", "Ostype": "linux", "Server": "Docker/20.10.24+dfsg1 (linux)"}
 DOCKER_20_VERSION = {"Version": "20.10.24+dfsg1", "ApiVersion": "1.41", "MinAPIVersion": "1.12", "Os": "linux",
@@ -60,43 +58,23 @@ PODMAN_INFO = {"Driver": "overlay", "DriverStatus": [["Backing Filesystem", "ext
                                                                "Mirrors": None}}
 
 
-class StubClient:
-    """Answers engine_info's four reads; any other call is a test failure."""
+@pytest.fixture
+def gather(fake_engine, make_task):
+    """gather(ping, version, info, product="Docker", df=None, disk_usage=False, check_mode=False) -> (result, engine):
+    engine_info against the shared fake engine answering with these recorded answers."""
 
-    def __init__(self, ping, version, info, product="Docker", api_version="1.41", df=None):
-        self.answers = {"ping_headers": ping, "version": version, "info": info}
-        self.df = df
-        self.engine = SimpleNamespace(identity=EngineIdentity(product, version.get("Version", "")),
-                                      api_version=api_version)
-        self.calls = []
+    def go(ping, version, info, product="Docker", df=None, disk_usage=False, check_mode=False):
+        client, engine = fake_engine("podman" if product == "Podman" else "docker", speaks=ping["Api-Version"])
+        engine.on("GET", "/_ping", Reply(200, "OK", ping))
+        for path, answer in (("/version", version), ("/info", info), ("/system/df", df)):
+            engine.on("GET", path, Reply(200, json.dumps(answer)))
+        return run(make_task(client, OPTIONS, check_mode, disk_usage=disk_usage)), engine
 
-    def ping_headers(self):
-        self.calls.append("ping_headers")
-        return self.answers["ping_headers"]
-
-    def version(self):
-        self.calls.append("version")
-        return self.answers["version"]
-
-    def info(self):
-        self.calls.append("info")
-        return self.answers["info"]
-
-    def disk_usage(self, kinds):
-        self.calls.append(("disk_usage", tuple(kinds)))
-        return self.df
-
-    def __getattr__(self, name):
-        raise AssertionError("engine_info called " + name)
+    return go
 
 
-def gather(client, disk_usage=False, check_mode=False):
-    return run(Task(client, {"disk_usage": disk_usage}, check_mode))
-
-
-def test_docker_20_10():
-    client = StubClient(DOCKER_20_PING, DOCKER_20_VERSION, DOCKER_20_INFO)
-    result = gather(client)
+def test_docker_20_10(gather):
+    result, engine = gather(DOCKER_20_PING, DOCKER_20_VERSION, DOCKER_20_INFO)
     assert result["changed"] is False
     assert result["engine"] == {
         "product": "Docker", "version": "20.10.24+dfsg1", "api_version": "1.41", "min_api_version": "1.12",
@@ -107,11 +85,12 @@ def test_docker_20_10():
     assert result["version"] == DOCKER_20_VERSION
     assert result["info"] == DOCKER_20_INFO
     # /system/df is slow on big hosts: asked only with disk_usage.
-    assert client.calls == ["ping_headers", "version", "info"]
+    assert engine.paths() == ["/_ping", "/_ping", "/version", "/info"]
+    assert engine.mutations() == []
 
 
-def test_docker_28_with_the_containerd_store_buildkit_mirrors_and_insecure_registries():
-    engine = gather(StubClient(DOCKER_28_PING, DOCKER_28_VERSION, DOCKER_28_INFO, api_version="1.51"))["engine"]
+def test_docker_28_with_the_containerd_store_buildkit_mirrors_and_insecure_registries(gather):
+    engine = gather(DOCKER_28_PING, DOCKER_28_VERSION, DOCKER_28_INFO)[0]["engine"]
     assert engine["containerd_image_store"] is True
     assert engine["storage_driver"] == "overlayfs"
     assert engine["default_builder"] == "buildkit"
@@ -130,9 +109,8 @@ def test_default_builder_is_what_the_ping_advertises(header, builder):
     assert summarize(ping, DOCKER_20_VERSION, DOCKER_20_INFO, "Docker", "1.41")["default_builder"] == builder
 
 
-def test_podman():
-    client = StubClient(PODMAN_PING, PODMAN_VERSION, PODMAN_INFO, product="Podman")
-    engine = gather(client)["engine"]
+def test_podman(gather):
+    engine = gather(PODMAN_PING, PODMAN_VERSION, PODMAN_INFO, product="Podman")[0]["engine"]
     assert engine["product"] == "Podman"
     assert engine["version"] == "4.3.1"
     assert engine["storage_driver"] == "overlay"
@@ -149,10 +127,8 @@ def test_podman():
         "IndexConfigs": {"x": None, "lan": {"Secure": False}}, "Mirrors": None, "InsecureRegistryCIDRs": None}}),
     (["not", "a", "mapping"], "nor this"),
 ])
-def test_missing_or_odd_keys_are_none_never_a_traceback(version, info):
-    client = StubClient(PODMAN_PING, {}, {}, product="Podman")
-    client.answers.update(version=version, info=info)
-    engine = gather(client, disk_usage=True)["engine"]
+def test_missing_or_odd_keys_are_none_never_a_traceback(gather, version, info):
+    engine = gather(PODMAN_PING, version, info, product="Podman", disk_usage=True)[0]["engine"]
     assert engine["product"] == "Podman"
     assert engine["containerd_image_store"] is False
     assert engine["arch"] is None
@@ -173,12 +149,12 @@ def test_os_and_kernel_fall_back_to_info():
     assert (engine["os"], engine["kernel_version"], engine["arch"]) == ("linux", "5.15", None)
 
 
-def test_check_mode_gives_the_same_answer():
-    assert gather(StubClient(DOCKER_28_PING, DOCKER_28_VERSION, DOCKER_28_INFO), check_mode=True) == gather(
-        StubClient(DOCKER_28_PING, DOCKER_28_VERSION, DOCKER_28_INFO))
+def test_check_mode_gives_the_same_answer(gather):
+    assert gather(DOCKER_28_PING, DOCKER_28_VERSION, DOCKER_28_INFO, check_mode=True)[0] == gather(
+        DOCKER_28_PING, DOCKER_28_VERSION, DOCKER_28_INFO)[0]
 
 
-def test_disk_usage_asks_only_for_images_and_build_cache_and_counts_as_docker_system_df():
+def test_disk_usage_asks_only_for_images_and_build_cache_and_counts_as_docker_system_df(gather):
     df = {
         "LayersSize": 1000,
         "Images": [
@@ -192,9 +168,10 @@ def test_disk_usage_asks_only_for_images_and_build_cache_and_counts_as_docker_sy
             {"ID": "3", "Size": 500, "InUse": False, "Shared": True},
         ],
     }
-    client = StubClient(DOCKER_28_PING, DOCKER_28_VERSION, DOCKER_28_INFO, df=df)
-    usage = gather(client, disk_usage=True)["engine"]["disk_usage"]
-    assert client.calls[-1] == ("disk_usage", ("image", "build-cache"))
+    result, engine = gather(DOCKER_28_PING, DOCKER_28_VERSION, DOCKER_28_INFO, df=df, disk_usage=True)
+    usage = result["engine"]["disk_usage"]
+    assert engine.last().path == "/system/df"
+    assert engine.last().query == {"type": ["image", "build-cache"]}
     assert usage == {"images": {"count": 3, "active": 2, "size": 1000, "reclaimable": 800},
                      "build_cache": {"count": 3, "active": 1, "size": 100, "reclaimable": 30}}
 
@@ -206,18 +183,15 @@ def test_disk_usage_of_an_empty_engine_and_of_docker_20_10_null_build_cache():
 
 
 # -- through the real client, against the shared fake engine ------------------------------------------------
-# The fake engine (tests/unit/plugins/fake_engine.py and conftest.py's fixtures) arrived while this module was
-# written; these tests skip until it is in the tree.
+# The fake engine's own state (images, build cache) with recorded /info answers.
 
 
 @pytest.fixture
 def fake(request):
     """(client, engine, make_task) for one flavour of the shared fake engine."""
-    module = pytest.importorskip("ansible_collections.moby.engine.tests.unit.plugins.fake_engine")
-
     def make(flavour, info):
         client, engine = request.getfixturevalue(flavour)
-        engine.on("GET", "/info", module.Reply(200, info))  # the fake engine keeps no /info of its own
+        engine.on("GET", "/info", Reply(200, info))
         return client, engine, request.getfixturevalue("make_task")
 
     return make
