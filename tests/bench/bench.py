@@ -11,8 +11,11 @@ that ``make engine`` set up, and reports next to a reference measured in the sam
 
     python tests/bench/bench.py [SECTION ...]     (sections: info, pull, build, push_pull, export_load, fleet)
 
-Every measurement of the build, push_pull and export_load sections is taken twice (REPEATS), with the
-docker CLI and the module alternating which goes first, and both runs are reported: the machine is shared.
+The info, push_pull and export_load sections set moby.engine beside community.docker (from the ``ansible``
+package on PyPI, unpacked into build/bench/collections on first use) and the docker CLI. Every measurement
+is taken ITERATIONS times (MOBY_BENCH_ITERATIONS, 3 by default) with the contenders taking turns at going
+first; every run is kept in build/bench.json and the medians, with their ratios to the CLI, close the report:
+the machine is shared, so a single figure says little.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import zipfile
 from functools import partial
 from pathlib import Path
 
@@ -40,6 +44,13 @@ BENCH_DIR = BUILD / "bench"
 MIB = 1024 * 1024
 # The machine is shared with other developers, so every figure is measured this many times.
 REPEATS = 2
+ITERATIONS = int(os.environ.get("MOBY_BENCH_ITERATIONS", "3"))
+# community.docker, the reference collection, as the ansible package of the venv's ansible-core (2.19) ships it.
+COMMUNITY_PACKAGE = "ansible==12.3.0"
+COMMUNITY_PATH = BENCH_DIR / "collections"
+COMMUNITY_MANIFEST = COMMUNITY_PATH / "ansible_collections" / "community" / "docker" / "MANIFEST.json"
+# Medians of every section, for the closing table: (section, operation, {contender: seconds}).
+SUMMARY: list = []
 
 
 def load_config() -> dict:
@@ -66,7 +77,7 @@ class PlaybookRun:
             playbook.write_text(yaml.safe_dump(self.plays, sort_keys=False), encoding="utf-8")
             task_log, process_log = tmp_path / "tasks.jsonl", tmp_path / "processes.log"
             env = dict(os.environ,
-                       ANSIBLE_COLLECTIONS_PATH=str(BUILD),
+                       ANSIBLE_COLLECTIONS_PATH=os.pathsep.join((str(BUILD), str(COMMUNITY_PATH))),
                        ANSIBLE_CALLBACK_PLUGINS=str(HERE / "callback_plugins"),
                        ANSIBLE_CALLBACKS_ENABLED="moby_bench_timer",
                        MOBY_BENCH_TASK_LOG=str(task_log),
@@ -112,25 +123,82 @@ def median_ms(values: list[float]) -> float:
     return round(statistics.median(values) * 1000, 1)
 
 
+def community_docker() -> bool:
+    """Whether community.docker is in build/bench/collections, unpacking it from the ansible package when not.
+
+    Only the collection is taken from the wheel (pip download --no-deps): the venv's ansible-core stays as it is.
+    Without it (no package index reachable) the sections report moby.engine and the CLI only."""
+    if COMMUNITY_MANIFEST.exists():
+        return True
+    wheels = BENCH_DIR / "wheels"
+    print("[bench] fetching community.docker ({0}, collection files only)".format(COMMUNITY_PACKAGE), flush=True)
+    completed = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check",
+                                "--no-deps", "-d", str(wheels), COMMUNITY_PACKAGE],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+    found = sorted(wheels.glob("ansible-*.whl"))
+    if completed.returncode != 0 or not found:
+        print("[bench] community.docker unavailable, left out: {0}".format(
+            completed.stdout.decode("utf-8", "replace")[-500:]))
+        return False
+    prefix = "ansible_collections/community/docker/"
+    with zipfile.ZipFile(found[-1]) as wheel:
+        wheel.extractall(COMMUNITY_PATH, [member for member in wheel.namelist() if member.startswith(prefix)])
+    return COMMUNITY_MANIFEST.exists()
+
+
+def in_turn(iteration: int, measures: list) -> None:
+    """Runs one iteration's measurements, each contender going first in its turn (the machine is shared)."""
+    shift = iteration % len(measures)
+    for measure in measures[shift:] + measures[:shift]:
+        measure()
+
+
+def medians(results: dict, section: str, operation: str, keys: dict) -> None:
+    """Adds ``<key>_median`` for each contender's key and ratios to the CLI, and a row to the closing table."""
+    row = {}
+    for contender, key in keys.items():
+        if results.get(key):
+            results[key + "_median"] = row[contender] = round(statistics.median(results[key]), 3)
+    cli = row.get("docker CLI") or row.get("ping")
+    for contender, value in row.items():
+        if cli and contender not in ("docker CLI", "ping"):
+            results["{0}_{1}_over_reference".format(operation.replace(" ", "_"), contender.split(".")[0])] = ratio(value, cli)
+    SUMMARY.append((section, operation, row))
+
+
 def bench_info(config: dict) -> dict:
-    """20 image_info tasks on one image next to 20 ansible.builtin.ping tasks, in one run."""
+    """20 image_info tasks on one image beside 20 ping and 20 community.docker docker_image_info tasks, per run."""
     count = 20
-    tasks = [{"name": "ping {0}".format(i), "ansible.builtin.ping": {}} for i in range(count)]
-    tasks += [{"name": "info {0}".format(i), "moby.engine.image_info": {"name": "{{ moby_base_image }}"}}
-              for i in range(count)]
-    run = PlaybookRun(config, [play(tasks)]).run()
-    ping_task, info_task = run.tasks_named("ping"), run.tasks_named("info")
-    ping_process, info_process = run.process_seconds[:count], run.process_seconds[count:]
-    return {
-        "tasks": count,
-        "ping_task_ms": median_ms(ping_task),
-        "image_info_task_ms": median_ms(info_task),
-        "task_overhead_over_ping_ms": round(median_ms(info_task) - median_ms(ping_task), 1),
-        "ping_process_ms": median_ms(ping_process),
-        "image_info_process_ms": median_ms(info_process),
-        "process_overhead_over_ping_ms": round(median_ms(info_process) - median_ms(ping_process), 1),
-        "target": "image_info within 100 ms per task of ping",
-    }
+    blocks = [[{"name": "ping {0}".format(i), "ansible.builtin.ping": {}} for i in range(count)],
+              [{"name": "info {0}".format(i), "moby.engine.image_info": {"name": "{{ moby_base_image }}"}}
+               for i in range(count)]]
+    if community_docker():
+        blocks.append([{"name": "cdinfo {0}".format(i), "community.docker.docker_image_info": {
+            "name": "{{ moby_base_image }}", "docker_host": "{{ moby_docker_host }}"}} for i in range(count)])
+    results: dict = {"tasks": count, "iterations": ITERATIONS}
+    names = {"ping": "ping", "moby.engine": "info", "community.docker": "cdinfo"}
+    modules = {"ping": "ping", "moby.engine": "image_info", "community.docker": "docker_image_info"}
+    for iteration in range(ITERATIONS):
+        shift = iteration % len(blocks)
+        tasks = [task for block in blocks[shift:] + blocks[:shift] for task in block]
+        run = PlaybookRun(config, [play(tasks)]).run()
+        for contender, prefix in names.items():
+            if run.tasks_named(prefix + " "):
+                measured(results, prefix + "_task_s", statistics.median(run.tasks_named(prefix + " ")))
+                measured(results, prefix + "_process_s", statistics.median(
+                    [process["seconds"] for process in module_processes(run, modules[contender])]))
+    medians(results, "info", "per task", {contender: prefix + "_task_s" for contender, prefix in names.items()})
+    medians(results, "info", "per module process", {contender: prefix + "_process_s"
+                                                    for contender, prefix in names.items()})
+    for prefix in ("info", "cdinfo"):
+        if results.get(prefix + "_task_s"):
+            results[prefix + "_task_over_ping_ms"] = round(
+                (results[prefix + "_task_s_median"] - results["ping_task_s_median"]) * 1000, 1)
+    for key in list(results):
+        if isinstance(results[key], list):
+            results[key] = [round(value, 3) for value in results[key]]
+    results["target"] = "image_info within 100 ms per task of ping"
+    return results
 
 
 def bench_pull(config: dict) -> dict:
@@ -330,21 +398,26 @@ class RegistryRepository:
             shutil.rmtree(storage / "blobs/sha256" / hex_digest[:2] / hex_digest, ignore_errors=True)
 
 
+def community_task(module: str, options: dict, config: dict) -> dict:
+    """A community.docker task against the bench engine; registry credentials come from the CLI's config."""
+    return {"name": module, "community.docker." + module: dict(options, docker_host=config["moby_docker_host"]),
+            "environment": {"DOCKER_CONFIG": str(BUILD / "docker-config")}}
+
+
 def bench_push_pull(config: dict) -> dict:
-    """A 50 MB random-data image pushed and pulled: image_push/image_pull against docker push/pull."""
+    """A 500 MiB random-data image pushed and pulled: image_push/pull beside community.docker and docker push/pull."""
     repository = "moby-bench/push-pull"
     auth = {"username": "{{ moby_registry_user }}", "password": "{{ moby_registry_password }}"}
-    results: dict = {"image_mib": 50}
+    size_mib = int(os.environ.get("MOBY_BENCH_PUSH_MIB", "500"))
+    community = community_docker()
+    results: dict = {"image_mib": size_mib, "iterations": ITERATIONS}
     tags: list[str] = []
 
     def name_for(tag: str) -> str:
         return "{0}/{1}:{2}".format(config["moby_registry"], repository, tag)
 
-    def cli_push(name: str) -> None:
-        measured(results, "cli_push_s", seconds(timed_docker(config, "push", name)))
-
-    def cli_pull(name: str) -> None:
-        measured(results, "cli_pull_s", seconds(timed_docker(config, "pull", name)))
+    def cli(operation: str, name: str) -> None:
+        measured(results, "cli_{0}_s".format(operation), seconds(timed_docker(config, operation, name)))
 
     def module_run(module: str, name: str, rerun: dict) -> None:
         operation = module.split("_")[1]
@@ -358,18 +431,33 @@ def bench_push_pull(config: dict) -> dict:
         measured(results, "module_{0}_peak_rss_mib".format(operation), first["peak_rss_mib"])
         measured(results, "module_{0}_rerun_process_s".format(operation), seconds(again["seconds"]))
 
+    def community_run(operation: str, name: str) -> None:
+        repo, tag = name.rsplit(":", 1)
+        module = "docker_image_" + operation
+        options = {"name": repo, "tag": tag}
+        if operation == "pull":
+            options["pull"] = "always"
+        run = run_after_ping(config, [community_task(module, options, config)], results)
+        (process,) = module_processes(run, module)
+        measured(results, "community_{0}_process_s".format(operation), seconds(process["seconds"]))
+        measured(results, "community_{0}_peak_rss_mib".format(operation), process["peak_rss_mib"])
+
     try:
-        for rep in range(REPEATS):
+        for rep in range(ITERATIONS):
             # Each push gets its own random image: a registry that already holds the layer uploads nothing.
-            cli_name, module_name = name_for("cli-{0}".format(rep)), name_for("module-{0}".format(rep))
-            tags += ["cli-{0}".format(rep), "module-{0}".format(rep)]
-            for name in (cli_name, module_name):
-                import_random_image(config, name, 50 * MIB)
-            alternating(rep, partial(cli_push, cli_name), partial(module_run, "image_push", module_name, {}))
-            remove_images(config, cli_name, module_name)
-            alternating(rep, partial(cli_pull, cli_name),
-                        partial(module_run, "image_pull", module_name, {"pull": "always"}))
-            remove_images(config, cli_name, module_name)
+            names = {who: name_for("{0}-{1}".format(who, rep)) for who in ("cli", "module", "community")}
+            if not community:
+                del names["community"]
+            tags += [name.rsplit(":", 1)[1] for name in names.values()]
+            for name in names.values():
+                import_random_image(config, name, size_mib * MIB)
+            for operation, rerun in (("push", {}), ("pull", {"pull": "always"})):
+                measures = [partial(cli, operation, names["cli"]),
+                            partial(module_run, "image_" + operation, names["module"], rerun)]
+                if community:
+                    measures.append(partial(community_run, operation, names["community"]))
+                in_turn(rep, measures)
+                remove_images(config, *names.values())
     finally:
         remove_images(config, *(name_for(tag) for tag in tags))
         RegistryRepository(config, repository).delete(tags)
@@ -377,18 +465,23 @@ def bench_push_pull(config: dict) -> dict:
         results["{0}_ratio_module_over_cli".format(operation)] = [
             ratio(module_s, cli_s) for module_s, cli_s in
             zip(results["module_{0}_process_s".format(operation)], results["cli_{0}_s".format(operation)])]
-    results["target"] = "module process within 1.2x the CLI; pull rerun is pull=always (a registry digest check)"
+        medians(results, "push_pull", "{0} {1} MiB".format(operation, size_mib), {
+            "moby.engine": "module_{0}_process_s".format(operation),
+            "community.docker": "community_{0}_process_s".format(operation),
+            "docker CLI": "cli_{0}_s".format(operation)})
+    results["target"] = "module process within 1.10x the CLI; pull rerun is pull=always (a registry digest check)"
     return results
 
 
 def bench_export_load(config: dict) -> dict:
-    """256 MiB and 1 GiB random-data images: image_export/image_load against docker save -o/docker load -i."""
-    results: dict = {}
+    """256 MiB and 1 GiB random-data images: image_export/load beside community.docker and docker save -o/load -i."""
+    results: dict = {"iterations": ITERATIONS}
     archives = BENCH_DIR / "export-load"
+    community = community_docker()
 
     def measure_size(label: str, size: int) -> None:
         name = "moby-bench/export-load:{0}".format(label)
-        cli_archive, module_archive = archives / (label + "-cli.tar"), archives / (label + "-module.tar")
+        archive = {who: archives / "{0}-{1}.tar".format(label, who) for who in ("cli", "module", "community")}
         import_random_image(config, name, size)
 
         def module_run(module: str, options: dict) -> None:
@@ -402,35 +495,57 @@ def bench_export_load(config: dict) -> dict:
             measured(results, "{0}_module_{1}_peak_rss_mib".format(label, operation), first["peak_rss_mib"])
             measured(results, "{0}_module_{1}_rerun_process_s".format(label, operation), seconds(again["seconds"]))
 
+        def community_run(module: str, options: dict) -> None:
+            operation = module.split("_")[2]
+            run = run_after_ping(config, [community_task(module, options, config)], results)
+            (process,) = module_processes(run, module)
+            measured(results, "{0}_community_{1}_process_s".format(label, operation), seconds(process["seconds"]))
+            measured(results, "{0}_community_{1}_peak_rss_mib".format(label, operation), process["peak_rss_mib"])
+
         def cli_save() -> None:
-            measured(results, label + "_cli_save_s", seconds(timed_docker(config, "save", "-o", str(cli_archive), name)))
+            measured(results, label + "_cli_save_s", seconds(timed_docker(config, "save", "-o", str(archive["cli"]),
+                                                                          name)))
 
         def cli_load() -> None:
             remove_images(config, name)
-            measured(results, label + "_cli_load_s", seconds(timed_docker(config, "load", "-i", str(cli_archive))))
+            measured(results, label + "_cli_load_s", seconds(timed_docker(config, "load", "-i", str(archive["cli"]))))
 
         def module_load() -> None:
             remove_images(config, name)
-            module_run("image_load", {"path": str(module_archive)})
+            module_run("image_load", {"path": str(archive["module"])})
 
-        for rep in range(REPEATS):
-            for archive in (cli_archive, module_archive):
-                archive.unlink(missing_ok=True)  # an archive already in place would make the export a no-op
-            alternating(rep, cli_save, partial(module_run, "image_export", {
-                "name": [name], "path": str(module_archive)}))
-            alternating(rep, cli_load, module_load)
+        def community_load() -> None:
+            remove_images(config, name)
+            community_run("docker_image_load", {"path": str(archive["community"])})
+
+        for rep in range(ITERATIONS):
+            for path in archive.values():
+                path.unlink(missing_ok=True)  # an archive already in place would make the export a no-op
+            exports = [cli_save, partial(module_run, "image_export", {"name": [name], "path": str(archive["module"])})]
+            loads = [cli_load, module_load]
+            if community:
+                exports.append(partial(community_run, "docker_image_export", {
+                    "names": [name], "path": str(archive["community"])}))
+                loads.append(community_load)
+            in_turn(rep, exports)
+            in_turn(rep, loads)
         for operation, cli_operation in (("export", "save"), ("load", "load")):
             results["{0}_{1}_ratio_module_over_cli".format(label, operation)] = [
                 ratio(module_s, cli_s) for module_s, cli_s in
                 zip(results["{0}_module_{1}_process_s".format(label, operation)],
                     results["{0}_cli_{1}_s".format(label, cli_operation)])]
+            medians(results, "export_load", "{0} {1}".format(operation, label), {
+                "moby.engine": "{0}_module_{1}_process_s".format(label, operation),
+                "community.docker": "{0}_community_{1}_process_s".format(label, operation),
+                "docker CLI": "{0}_cli_{1}_s".format(label, cli_operation)})
 
     archives.mkdir(parents=True, exist_ok=True)
+    sizes = os.environ.get("MOBY_BENCH_EXPORT_SIZES", "256mib 1gib").split()
     try:
-        measure_size("256mib", 256 * MIB)
-        measure_size("1gib", 1024 * MIB)
+        for label in sizes:
+            measure_size(label, {"256mib": 256 * MIB, "1gib": 1024 * MIB}[label])
     finally:
-        remove_images(config, "moby-bench/export-load:256mib", "moby-bench/export-load:1gib")
+        remove_images(config, *("moby-bench/export-load:" + label for label in sizes))
         shutil.rmtree(archives, ignore_errors=True)
     results["target"] = "module within 1.05x the CLI, peak RSS under 64 MiB and the same for 256 MiB and 1 GiB"
     return results
@@ -482,6 +597,27 @@ SECTIONS = {"info": bench_info, "pull": bench_pull, "build": bench_build, "push_
             "export_load": bench_export_load, "fleet": bench_fleet}
 
 
+def print_summary() -> None:
+    """Medians side by side, with each collection's ratio to the reference (the docker CLI, or ping)."""
+    if not SUMMARY:
+        return
+    print("== medians of {0} iterations (seconds; ratio to the CLI, or to ping for info)".format(ITERATIONS))
+    print("   {0:12} {1:20} {2:>9} {3:>16} {4:>10} {5:>8} {6:>8}".format(
+        "section", "operation", "moby", "community.docker", "reference", "moby/ref", "cd/ref"))
+    for section, operation, row in SUMMARY:
+        reference = row.get("docker CLI") or row.get("ping")
+        moby, community = row.get("moby.engine"), row.get("community.docker")
+
+        def cell(value: float | None) -> str:
+            return "-" if value is None else "{0:.3f}".format(value)
+
+        def share(value: float | None) -> str:
+            return "-" if value is None or not reference else "{0:.2f}x".format(value / reference)
+
+        print("   {0:12} {1:20} {2:>9} {3:>16} {4:>10} {5:>8} {6:>8}".format(
+            section, operation, cell(moby), cell(community), cell(reference), share(moby), share(community)))
+
+
 def main(argv: list[str]) -> int:
     config = load_config()
     chosen = argv or list(SECTIONS)
@@ -495,6 +631,9 @@ def main(argv: list[str]) -> int:
         report[name] = SECTIONS[name](config)
         for key, value in report[name].items():
             print("   {0:32} {1}".format(key, value))
+    print_summary()
+    report["summary"] = [{"section": section, "operation": operation, "median_s": row}
+                         for section, operation, row in SUMMARY]
     (BUILD / "bench.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print("written: {0}".format(BUILD / "bench.json"))
     return 0

@@ -1,0 +1,66 @@
+# Copyright (c) moby.engine contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""How an archive file goes out as the body of POST /images/load: with its length, in large reads."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from ansible_collections.moby.engine.plugins.module_utils._client import UPLOAD_CHUNK_SIZE, _Upload, _upload_body
+from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput
+
+
+def test_a_regular_file_is_sent_with_its_length_in_large_reads(tmp_path):
+    path = tmp_path / "archive.tar"
+    path.write_bytes(b"x" * (UPLOAD_CHUNK_SIZE * 2 + 10))
+    with open(path, "rb") as archive:
+        archive.read(10)
+        body = _upload_body(archive)
+        assert isinstance(body, _Upload)
+        # requests takes the Content-Length from ``len``: what is left from the current position.
+        assert body.len == UPLOAD_CHUNK_SIZE * 2
+        # urllib3 asks for 16 KiB at a time; each answer is a whole UPLOAD_CHUNK_SIZE.
+        sizes = []
+        while True:
+            data = body.read(16384)
+            if not data:
+                break
+            sizes.append(len(data))
+        assert sizes == [UPLOAD_CHUNK_SIZE, UPLOAD_CHUNK_SIZE]
+
+
+def test_a_file_never_gives_more_than_its_announced_length(tmp_path):
+    path = tmp_path / "archive.tar"
+    path.write_bytes(b"x" * 100)
+    with open(path, "rb") as archive:
+        body = _upload_body(archive)
+        with open(path, "ab") as grow:
+            grow.write(b"y" * 100)
+        assert body.read(16384) == b"x" * 100
+        assert body.read(16384) == b""
+
+
+def test_a_file_that_shrinks_meanwhile_fails_instead_of_leaving_the_engine_waiting(tmp_path):
+    path = tmp_path / "archive.tar"
+    path.write_bytes(b"x" * 100)
+    with open(path, "rb") as archive:
+        body = _upload_body(archive)
+        with open(path, "r+b") as shrink:
+            shrink.truncate(40)
+        assert body.read(16384) == b"x" * 40
+        with pytest.raises(InvalidInput, match="got shorter"):
+            body.read(16384)
+
+
+def test_an_in_memory_file_goes_out_in_chunks():
+    body = _upload_body(io.BytesIO(b"z" * (UPLOAD_CHUNK_SIZE + 1)))
+    assert [len(chunk) for chunk in body] == [UPLOAD_CHUNK_SIZE, 1]
+
+
+def test_an_iterable_goes_out_as_it_is():
+    chunks = [b"a", b"b"]
+    assert _upload_body(chunks) is chunks
