@@ -337,7 +337,7 @@ class Transport:
             raise EngineUnreachable(
                 "TLS connection to the engine at {0} failed: {1}{2}. Check ca_path, client_cert, client_key "
                 "and tls_hostname (or DOCKER_CERT_PATH)".format(self.config.docker_host, _reason(exc),
-                                                                self._refusal_hint(exc)))
+                                                                self._refusal_hint(exc) + self._verification_hint(exc)))
         except requests.exceptions.Timeout:
             raise EngineTimeout("the engine at {0} did not answer within {1} s (the timeout option; raise it for a "
                                 "slow engine)".format(self.config.docker_host, self.config.timeout))
@@ -372,6 +372,13 @@ class Transport:
         return EngineUnreachable(
             "cannot connect to the engine at {0}: {1}. Check that dockerd is running and that "
             "docker_host (or DOCKER_HOST) points at it".format(self.config.docker_host, _reason(exc)))
+
+    def _verification_hint(self, exc: BaseException) -> str:
+        # community.docker's tls: true does not verify; a playbook moved over may rely on that.
+        if "certificate verify failed" not in str(exc) or self.config.validate_certs is not None:
+            return ""
+        return (" (tls: true verifies the engine's certificate here, unlike community.docker's: give ca_path, "
+                "or set validate_certs: false to connect without verifying)")
 
     def _refusal_hint(self, exc: BaseException) -> str:
         # An alert comes from the engine's side of the handshake: with --tlsverify it wants a client
