@@ -71,7 +71,8 @@ else
   log "starting dockerd (log: build/dockerd.log)"
   # setsid+nohup: the daemon must outlive this script and make's process group (there is no systemd).
   # DOCKERD_ARGS (unquoted on purpose, word-split) lets unusual hosts add flags, e.g. a second
-  # daemon beside a running one: --data-root DIR --exec-root DIR --bridge none --iptables=false
+  # daemon beside a running one: --data-root DIR --exec-root DIR --bridge BR --iptables=false, where BR
+  # is a bridge of its own (ip link add name BR type bridge); never --bridge none: that deletes docker0.
   # shellcheck disable=SC2086
   setsid nohup dockerd --host "unix://$SOCK" --pidfile "$BUILD/dockerd.pid" ${DOCKERD_ARGS:-} \
     >"$BUILD/dockerd.log" 2>&1 </dev/null 9>&- &
