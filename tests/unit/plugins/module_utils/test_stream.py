@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from ansible_collections.moby.engine.plugins.module_utils import _stream
 from ansible_collections.moby.engine.plugins.module_utils._errors import EngineAPIError, StreamError
 from ansible_collections.moby.engine.plugins.module_utils._stream import (
     LOG_TAIL_LINES,
@@ -203,3 +204,19 @@ def test_pull_error_in_stream():
     with pytest.raises(StreamError) as exc:
         ProgressSummary().consume(decode_json_stream(split_every(data, 5)))
     assert str(exc.value) == "unauthorized: authentication required"
+
+
+def test_one_large_message_in_many_chunks_is_parsed_once(monkeypatch):
+    # Parsing on every chunk made a 16 MiB message cost quadratic time; it must be parsed once, when complete.
+    calls = []
+    real = _stream._decoder.raw_decode
+
+    def counting(text, index=0):
+        calls.append(len(text) - index)
+        return real(text, index)
+
+    monkeypatch.setattr(_stream._decoder, "raw_decode", counting)
+    message = (json.dumps({"stream": "x" * (4 * 1024 * 1024)}) + "\r\n").encode("utf-8")
+    chunks = [message[start:start + 65536] for start in range(0, len(message), 65536)]
+    assert list(decode_json_stream(chunks)) == [{"stream": "x" * (4 * 1024 * 1024)}]
+    assert len(chunks) == 65 and len(calls) == 1
