@@ -160,10 +160,22 @@ def medians(results: dict, section: str, operation: str, keys: dict) -> None:
         if results.get(key):
             results[key + "_median"] = row[contender] = round(statistics.median(results[key]), 3)
     cli = row.get("docker CLI") or row.get("ping")
+    # Any module process first pays for the interpreter and the AnsiballZ payload: ping's process time, measured
+    # in the same runs, is that share; the ratio without it compares the module's own work with the CLI's.
+    ping = statistics.median(results["ping_process_s"]) if "docker CLI" in row and results.get(
+        "ping_process_s") else None
     for contender, value in row.items():
         if cli and contender not in ("docker CLI", "ping"):
-            results["{0}_{1}_over_reference".format(operation.replace(" ", "_"), contender.split(".")[0])] = ratio(value, cli)
-    SUMMARY.append((section, operation, row))
+            key = "{0}_{1}_over_reference".format(operation.replace(" ", "_"), contender.split(".")[0])
+            results[key] = ratio(value, cli)
+            if "docker CLI" in row:
+                # Ratios within each iteration (both measured minutes apart at most), then their median: steadier
+                # than the ratio of medians when the machine's load drifts during the section.
+                results[key.replace("_over_", "_paired_median_over_")] = round(statistics.median(
+                    [mine / theirs for mine, theirs in zip(results[keys[contender]], results[keys["docker CLI"]])]), 2)
+            if ping is not None:
+                results[key.replace("_over_", "_less_ping_over_")] = ratio(value - ping, cli)
+    SUMMARY.append((section, operation, dict(row, **({"ping process": round(ping, 3)} if ping is not None else {}))))
 
 
 def bench_info(config: dict) -> dict:
@@ -601,12 +613,14 @@ def print_summary() -> None:
     """Medians side by side, with each collection's ratio to the reference (the docker CLI, or ping)."""
     if not SUMMARY:
         return
-    print("== medians of {0} iterations (seconds; ratio to the CLI, or to ping for info)".format(ITERATIONS))
-    print("   {0:12} {1:20} {2:>9} {3:>16} {4:>10} {5:>8} {6:>8}".format(
-        "section", "operation", "moby", "community.docker", "reference", "moby/ref", "cd/ref"))
+    print("== medians of {0} iterations (seconds; ratio to the reference: the docker CLI, or ping for info; "
+          "'-ping': the module's time less ping's process time, the cost of starting any module)".format(ITERATIONS))
+    print("   {0:12} {1:20} {2:>9} {3:>16} {4:>10} {5:>8} {6:>8} {7:>10} {8:>8}".format(
+        "section", "operation", "moby", "community.docker", "reference", "moby/ref", "cd/ref", "moby-ping", "cd-ping"))
     for section, operation, row in SUMMARY:
         reference = row.get("docker CLI") or row.get("ping")
         moby, community = row.get("moby.engine"), row.get("community.docker")
+        start = row.get("ping process")
 
         def cell(value: float | None) -> str:
             return "-" if value is None else "{0:.3f}".format(value)
@@ -614,8 +628,12 @@ def print_summary() -> None:
         def share(value: float | None) -> str:
             return "-" if value is None or not reference else "{0:.2f}x".format(value / reference)
 
-        print("   {0:12} {1:20} {2:>9} {3:>16} {4:>10} {5:>8} {6:>8}".format(
-            section, operation, cell(moby), cell(community), cell(reference), share(moby), share(community)))
+        def net(value: float | None) -> str:
+            return "-" if value is None or start is None else share(value - start)
+
+        print("   {0:12} {1:20} {2:>9} {3:>16} {4:>10} {5:>8} {6:>8} {7:>10} {8:>8}".format(
+            section, operation, cell(moby), cell(community), cell(reference), share(moby), share(community),
+            net(moby), net(community)))
 
 
 def main(argv: list[str]) -> int:
