@@ -127,28 +127,42 @@ for line in lines:
         segments[current].append(line)
 
 def first_failure(seg):
-    task = ""
-    for i, line in enumerate(seg):
+    """The first task of the segment that failed and was not ignored: its name, message, assertion."""
+    sections, task = [], None
+    for line in seg:
         if line.startswith("TASK ["):
-            task = line.split("[", 1)[1].rsplit("]", 1)[0]
-        if not (line.startswith("fatal: [") or line.startswith("failed: [")) or "FAILED!" not in line:
+            task = [line.split("[", 1)[1].rsplit("]", 1)[0]]
+            sections.append(task)
+        elif task is not None:
+            task.append(line)
+    for name, *body in sections:
+        if any(l.startswith("...ignoring") for l in body):
             continue
-        block = [line.split("=>", 1)[1] if "=>" in line else ""]
-        for nxt in seg[i + 1:]:
-            if nxt.startswith(("TASK [", "...ignoring", "PLAY RECAP", "fatal: [", "failed: [")):
-                break
-            block.append(nxt)
-        else:
-            nxt = ""
-        if nxt.startswith("...ignoring"):
+        errors = [l for l in body if l.startswith("[ERROR]: ")]
+        fails = [i for i, l in enumerate(body) if l.startswith(("fatal: [", "failed: [")) and "=>" in l]
+        if not errors and not fails:
             continue
-        text = "\n".join(block)
-        try:
-            msg = json.loads(text).get("msg", text)
-        except ValueError:
-            m = re.search(r'"msg": "((?:[^"\\]|\\.)*)"', text)
-            msg = m.group(1) if m else text.strip()
-        return "%s: %s" % (task, " ".join(str(msg).split())[:300])
+        msg, assertion = "", ""
+        if fails:
+            i = fails[0]
+            block = [body[i].split("=>", 1)[1]]
+            for l in body[i + 1:]:
+                block.append(l)
+                if l == "}":
+                    break
+            try:
+                result = json.loads("\n".join(block))
+                msg, assertion = str(result.get("msg", "")), str(result.get("assertion", "") or "")
+            except ValueError:
+                pass
+        if errors and (not msg or msg == "All items completed"):
+            msg = errors[0][len("[ERROR]: "):]
+            for prefix in ("Task failed: ", "Module failed: ", "Action failed: "):
+                msg = msg[len(prefix):] if msg.startswith(prefix) else msg
+        text = "%s: %s" % (name.split(" : ", 1)[-1], " ".join(msg.split()))
+        if assertion:
+            text += " [assertion: %s]" % " ".join(assertion.split())
+        return text[:400]
     return "no failed task found in the log"
 
 for t in targets:
