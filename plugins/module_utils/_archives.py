@@ -335,4 +335,3 @@ def merge_images(images: Iterable[ArchiveImage]) -> list[ArchiveImage]:
         tags.setdefault(image.id, set()).update(image.tags)
         targets[image.id] = targets.get(image.id) or image.target
     return [ArchiveImage(image_id, tuple(sorted(tags[image_id])), targets[image_id]) for image_id in sorted(tags)]
-

@@ -34,6 +34,7 @@ from ansible_collections.moby.engine.plugins.module_utils._transport import (
     EngineConfig,
 )
 
+
 def env_value(*names: str) -> str:
     """The first of the environment variables that is set and not empty (the docker CLI ignores empty ones)."""
     for name in names:

@@ -56,7 +56,6 @@ def recorded_fingerprint(image: Optional[dict], operation: str) -> Optional[str]
     return None
 
 
-
 def validate_changes(changes: Optional[list]) -> list[str]:
     """The Dockerfile instructions of ``changes``, stripped; raise InvalidInput naming a bad one."""
     validated = []

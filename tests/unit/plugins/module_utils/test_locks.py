@@ -106,7 +106,7 @@ def test_many_holders_in_turn_leave_nothing_behind(private_tmp):
     guard = threading.Lock()
 
     def hold():
-        for _ in range(20):
+        for _turn in range(20):
             with host_lock("unix:///var/run/docker.sock", "app:1", timeout=10):
                 with guard:
                     counter["inside"] += 1
@@ -115,7 +115,7 @@ def test_many_holders_in_turn_leave_nothing_behind(private_tmp):
                 with guard:
                     counter["inside"] -= 1
 
-    threads = [threading.Thread(target=hold) for _ in range(4)]
+    threads = [threading.Thread(target=hold) for _thread in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
