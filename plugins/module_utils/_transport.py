@@ -12,6 +12,7 @@ negotiates the API version once, producing the ``Engine`` record every versioned
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import traceback
@@ -67,6 +68,8 @@ MIN_API_VERSION = "1.41"
 MAX_API_VERSION = "1.51"
 DEFAULT_TIMEOUT = 60
 STREAM_CHUNK_SIZE = 64 * 1024
+# A download into a file asks the kernel to start writing it to disk after each this many bytes (see download).
+WRITEBACK_INTERVAL = 64 * 1024 * 1024
 _VERSION_RE = re.compile(r"^\d+\.\d+$")
 
 
@@ -457,14 +460,45 @@ class Transport:
                 self.config.docker_host, _reason(exc)))
 
     def download(self, path: str, destination: IO[bytes], params: Mapping[str, Any] | None = None) -> int:
-        """Stream a binary response into ``destination``; return the byte count."""
-        written = 0
+        """Stream a binary response into ``destination``; return the byte count.
+
+        The chunks are written as they come (64 KiB reads: larger ones measured slower, the copies falling out
+        of the CPU cache). Every WRITEBACK_INTERVAL bytes the kernel is asked to start writing what arrived to
+        disk, so that the fsync making an archive durable (AtomicFile.commit) finds little left to do.
+        """
+        written = started = 0
         response = self.request("GET", path, params=params, stream=True)
         with response:
             for chunk in self._iter_chunks(response):
                 destination.write(chunk)
                 written += len(chunk)
+                if written - started >= WRITEBACK_INTERVAL:
+                    _start_writeback(destination, written - started)
+                    started = written
         return written
+
+
+def _start_writeback(destination: IO[bytes], length: int) -> None:
+    """Ask the kernel to start writing the last ``length`` bytes written to ``destination`` to disk, not waiting.
+
+    posix_fadvise(DONTNEED) starts the writeback of dirty pages and drops only pages already clean, which the
+    pages just written mostly are not: they stay cached. Best effort: a destination without a descriptor (an
+    in-memory file) or a platform without posix_fadvise is left to the final fsync alone.
+    """
+    fadvise = getattr(os, "posix_fadvise", None)
+    if fadvise is None:
+        return
+    try:
+        descriptor = destination.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    # A failing flush is a failing write (a full disk): it is raised, as the next write would raise it.
+    destination.flush()
+    try:
+        end = os.lseek(descriptor, 0, os.SEEK_CUR)
+        fadvise(descriptor, max(end - length, 0), length, os.POSIX_FADV_DONTNEED)
+    except OSError:
+        pass
 
 
 def _ssh() -> Any:
