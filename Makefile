@@ -1,7 +1,8 @@
 # moby.engine developer entry points.
 #
 #   make demo   run playbooks/demo.yml twice against a real engine + registry (2nd run must not change anything)
-#   make test   sanity, units, integration, docs, lint, molecule and the Podman pass, in that order;
+#   make test   sanity, units (newest and oldest dependencies), integration (system engine, then the
+#               Docker 28.5 matrix), docs, lint, molecule and the Podman pass, in that order;
 #               stops at the first failure
 #
 # Both work from a fresh clone as root: missing Debian packages are installed, dockerd and a local
@@ -86,9 +87,12 @@ units-floor: venv collection
 	cd $(COLL) && PYTHONPATH=$(BUILD) $(FLOOR_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/unit
 
 # Sequential on purpose (also under make -j): sanity, then units, then integration.
-# scripts/host-net-guard.sh records the host's interfaces and addresses first and fails the run when
-# the steps (which start extra dockerds) made one vanish or appear; it checks even after a failed step.
+# scripts/host-net-guard.sh records the host's interfaces and addresses once the system engine runs
+# (starting it, on a machine where none answered, creates docker0: that is the machine's own set-up) and
+# fails the run when the steps (which start extra dockerds) made one vanish or appear; it checks even
+# after a failed step.
 test:
+	$(MAKE) --no-print-directory engine
 	@scripts/host-net-guard.sh snapshot $(BUILD)/host-net.before
 	@rc=0; $(MAKE) --no-print-directory test-steps || rc=$$?; \
 	  scripts/host-net-guard.sh check $(BUILD)/host-net.before || rc=1; exit $$rc
@@ -98,6 +102,7 @@ test-steps:
 	$(MAKE) --no-print-directory units
 	$(MAKE) --no-print-directory units-floor
 	$(MAKE) --no-print-directory integration
+	$(MAKE) --no-print-directory test-matrix
 	$(MAKE) --no-print-directory docs
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory molecule
@@ -196,8 +201,8 @@ clean:
 # build/engines by scripts/engines-get.sh, nothing installed) three times: d28-classic (classic image
 # store), d28-containerd (containerd image store) and d28-min144 (DOCKER_MIN_API_VERSION=1.44, as
 # Docker 29). tests/integration/engine-matrix.txt says which targets run on which engine; the others
-# are printed as SKIPPED with their reason. The engines always come down at the end. Not part of
-# `make test` yet. MATRIX_ENGINES="d28-classic" runs chosen engines.
+# are printed as SKIPPED with their reason. The engines always come down at the end. make test runs it
+# after the system engine's pass. MATRIX_ENGINES="d28-classic" runs chosen engines.
 .PHONY: test-matrix engines-up engines-down
 test-matrix: engine collection
 	scripts/test-matrix.sh $(MATRIX_ENGINES)
