@@ -52,8 +52,20 @@ def test_hostname_mismatch_names_the_address(monkeypatch):
         "address mismatch, certificate is not valid for '127.0.0.1'. (_ssl.c:1006)\")))"))
     with pytest.raises(EngineUnreachable) as exc:
         client.request("GET", "/_ping", versioned=False)
+    # tls: true without validate_certs: the message says it verifies, unlike community.docker's tls: true.
     assert ("failed: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: IP address mismatch, certificate "
-            "is not valid for '127.0.0.1'. Check ca_path") in str(exc.value)
+            "is not valid for '127.0.0.1' (tls: true verifies the engine's certificate here, unlike community.docker's: "
+            "give ca_path, or set validate_certs: false to connect without verifying). Check ca_path") in str(exc.value)
+
+
+def test_verification_failure_with_validate_certs_given_has_no_migration_hint(monkeypatch):
+    client = client_raising(monkeypatch, requests.exceptions.SSLError(
+        "SSLError(SSLCertVerificationError(1, \"[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to "
+        "get local issuer certificate (_ssl.c:1006)\"))"), validate_certs=True)
+    with pytest.raises(EngineUnreachable) as exc:
+        client.request("GET", "/_ping", versioned=False)
+    assert "community.docker" not in str(exc.value)
+    assert "unable to get local issuer certificate. Check ca_path" in str(exc.value)
 
 
 @pytest.mark.parametrize("config, hint", [
