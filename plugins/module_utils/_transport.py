@@ -198,10 +198,6 @@ class Engine:
     api_version: str
     engine_api_version: Optional[str] = None
 
-    @property
-    def is_podman(self) -> bool:
-        return self.identity.is_podman
-
     def describe(self) -> str:
         """``Podman 4.3.1 (API 1.41)``, for messages about what this engine cannot do."""
         return self.identity.describe(self.engine_api_version or self.api_version)

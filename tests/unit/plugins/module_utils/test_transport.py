@@ -161,10 +161,10 @@ def test_podman_fixed_api_version_newer_than_offered_is_refused(fake_engine):
 def test_engine_identity_from_ping(docker, fake_engine):
     client, _engine = docker
     assert client.engine.describe() == "Docker 20.10.24+dfsg1 (API 1.41)"
-    assert client.engine.is_podman is False
+    assert client.engine.identity.is_podman is False
     client, _engine = fake_engine("podman")
     assert client.engine.describe() == "Podman 4.3.1 (API 1.41)"
-    assert client.engine.is_podman is True
+    assert client.engine.identity.is_podman is True
 
 
 # -- errors ------------------------------------------------------------------

@@ -11,14 +11,8 @@ from datetime import datetime, timezone
 import pytest
 
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput
-from ansible_collections.moby.engine.plugins.modules.image_prune import (
-    OPTIONS,
-    Policy,
-    decide,
-    read_policy,
-    retention_seconds,
-    run,
-)
+from ansible_collections.moby.engine.plugins.module_utils._retention import Policy, decide, read_policy, retention_seconds
+from ansible_collections.moby.engine.plugins.modules.image_prune import OPTIONS, run
 
 NOW = 1718000000.0
 DAY = 86400
