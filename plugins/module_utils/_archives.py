@@ -179,15 +179,9 @@ def read_archive(path: str, source: Optional[IO[bytes]] = None) -> list[ArchiveI
             members = _members(archive)
             if not compressed:
                 _check_complete(members.values(), size)
-            if "manifest.json" in members:
-                images = _images_from_manifest(archive, members)
-                if "index.json" in members:
-                    # docker save from Docker 25 on writes both; only index.json knows the manifest digests.
-                    targets = {image.id: image.target for image in _images_from_index(archive, members)}
-                    images = [ArchiveImage(image.id, image.tags, targets.get(image.id)) for image in images]
+            images = _images(archive, members)
+            if images is not None:
                 return merge_images(images)
-            if "index.json" in members:
-                return merge_images(_images_from_index(archive, members))
     except InvalidArchive:
         raise
     except _Refused as exc:
@@ -202,6 +196,21 @@ def read_archive(path: str, source: Optional[IO[bytes]] = None) -> list[ArchiveI
     raise InvalidArchive(
         "{0} holds neither manifest.json nor index.json: it is not an image archive (as written by "
         "docker save or image_export), or it was cut short".format(path))
+
+
+def _images(archive: tarfile.TarFile, members: dict) -> Optional[list[ArchiveImage]]:
+    """The images of manifest.json (with the manifest digests index.json adds) or of index.json; None without
+    either."""
+    if "manifest.json" in members:
+        images = _images_from_manifest(archive, members)
+        if "index.json" in members:
+            # docker save from Docker 25 on writes both; only index.json knows the manifest digests.
+            targets = {image.id: image.target for image in _images_from_index(archive, members)}
+            images = [ArchiveImage(image.id, image.tags, targets.get(image.id)) for image in images]
+        return images
+    if "index.json" in members:
+        return _images_from_index(archive, members)
+    return None
 
 
 def _members(archive: tarfile.TarFile) -> dict[str, tarfile.TarInfo]:

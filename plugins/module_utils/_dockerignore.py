@@ -206,24 +206,8 @@ def _tokens(pattern: str) -> Tuple[str, List[Token]]:
         first = index == 0
         index += 1
         if char == "*":
-            if index < length and pattern[index] == "*":
-                index += 1
-                if index < length and pattern[index] == "/":
-                    index += 1
-                if index == length:
-                    if kind == _EXACT:
-                        kind = _PREFIX
-                    else:
-                        kind = _REGEXP
-                    tokens.append((_DSTAR_END, None))
-                else:
-                    kind = _REGEXP
-                    tokens.append((_DSTAR, None))
-                if first:
-                    kind = _SUFFIX
-            else:
-                kind = _REGEXP
-                tokens.append((_STAR, None))
+            index, kind, token = _star(pattern, index, kind, first)
+            tokens.append(token)
         elif char == "?":
             kind = _REGEXP
             tokens.append((_ANY, None))
@@ -248,6 +232,21 @@ def _tokens(pattern: str) -> Tuple[str, List[Token]]:
         else:
             tokens.append((_LIT, char))
     return kind, tokens
+
+
+def _star(pattern: str, index: int, kind: str, first: bool) -> Tuple[int, str, Token]:
+    """(index after, match type, token) for a ``*`` just read at ``index - 1``: ``*``, ``**`` or ``**/``."""
+    length = len(pattern)
+    if index >= length or pattern[index] != "*":
+        return index, _REGEXP, (_STAR, None)
+    index += 1
+    if index < length and pattern[index] == "/":
+        index += 1
+    if index == length:
+        kind, token = (_PREFIX if kind == _EXACT else _REGEXP), (_DSTAR_END, None)
+    else:
+        kind, token = _REGEXP, (_DSTAR, None)
+    return index, (_SUFFIX if first else kind), token
 
 
 def _in_class(spec: Tuple[bool, Tuple[Tuple[str, str], ...]], char: str) -> bool:
