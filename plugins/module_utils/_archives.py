@@ -166,15 +166,7 @@ def read_archive(path: str, source: Optional[IO[bytes]] = None) -> list[ArchiveI
         with opened:
             return read_archive(path, opened)
     try:
-        size = os.fstat(source.fileno()).st_size
-        source.seek(0)
-        compressed = source.read(6).startswith(_COMPRESSED_MAGIC)
-        source.seek(0)
-        try:
-            archive = tarfile.open(fileobj=source, mode="r:*", tarinfo=_GuardedTarInfo)
-        except tarfile.ReadError:
-            raise InvalidArchive("{0} is not a tar archive (plain, or compressed with gzip, bzip2 or xz); "
-                                 "give an archive written by docker save or image_export".format(path))
+        archive, compressed, size = _open_tar(path, source)
         with archive:
             members = _members(archive)
             if not compressed:
@@ -196,6 +188,19 @@ def read_archive(path: str, source: Optional[IO[bytes]] = None) -> list[ArchiveI
     raise InvalidArchive(
         "{0} holds neither manifest.json nor index.json: it is not an image archive (as written by "
         "docker save or image_export), or it was cut short".format(path))
+
+
+def _open_tar(path: str, source: IO[bytes]) -> tuple:
+    """(tar archive, whether it is compressed, the file's size)."""
+    size = os.fstat(source.fileno()).st_size
+    source.seek(0)
+    compressed = source.read(6).startswith(_COMPRESSED_MAGIC)
+    source.seek(0)
+    try:
+        return tarfile.open(fileobj=source, mode="r:*", tarinfo=_GuardedTarInfo), compressed, size
+    except tarfile.ReadError:
+        raise InvalidArchive("{0} is not a tar archive (plain, or compressed with gzip, bzip2 or xz); "
+                             "give an archive written by docker save or image_export".format(path))
 
 
 def _images(archive: tarfile.TarFile, members: dict) -> Optional[list[ArchiveImage]]:

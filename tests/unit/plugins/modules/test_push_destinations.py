@@ -13,16 +13,14 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.moby.engine.plugins.module_utils._errors import EngineAPIError, InvalidInput, MobyEngineError
-from ansible_collections.moby.engine.plugins.module_utils._references import parse_reference
-from ansible_collections.moby.engine.plugins.module_utils._retry import RetryPolicy
-from ansible_collections.moby.engine.plugins.modules.image_push import (
-    OPTIONS,
-    ImagePusher,
+from ansible_collections.moby.engine.plugins.module_utils._pushes import (
     decide_tag,
-    destination_credentials,
     destination_references,
     disagreements,
 )
+from ansible_collections.moby.engine.plugins.module_utils._references import parse_reference
+from ansible_collections.moby.engine.plugins.module_utils._retry import RetryPolicy
+from ansible_collections.moby.engine.plugins.modules.image_push import OPTIONS, ImagePusher, destination_credentials
 from ansible_collections.moby.engine.tests.unit.plugins.fake_engine import error, sha
 
 SOURCE_ID = "sha256:" + "1" * 64
