@@ -18,6 +18,7 @@ from ansible_collections.moby.engine.plugins.module_utils._references import loo
 
 POLICY_OPTIONS = ("keep_last", "keep_newer_than", "repositories", "protect")
 
+
 @dataclass(frozen=True)
 class Policy:
     """A retention policy, read and checked: what decide() keeps."""
