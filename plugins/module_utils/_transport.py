@@ -396,7 +396,7 @@ class Transport:
             body = None
         # A proxy in front of the engine may answer with any JSON, or none.
         message = (body.get("message") if isinstance(body, dict) else None) or response.text
-        message = (message or response.reason or "").strip()
+        message = _echoable((message or response.reason or "").strip())
         if "HTTP request to an HTTPS server" in message:
             return EngineUnreachable(
                 "the engine at {0} expects TLS; set tls: true (and the certificates)".format(
@@ -501,6 +501,20 @@ def _ssh() -> Any:
     """The ssh transport, imported only by tasks that use it (it brings subprocess and tempfile)."""
     from ansible_collections.moby.engine.plugins.module_utils import _ssh as ssh_transport
     return ssh_transport
+
+
+# An error body is quoted in the task's message: a proxy's page or an echo of the request must not flood it.
+MAX_ECHOED_BODY = 1024
+_REGISTRY_HEADER_RE = re.compile(r"(X-Registry-(?:Auth|Config)\W{1,3})[A-Za-z0-9_=+/-]{8,}", re.IGNORECASE)
+
+
+def _echoable(message: str) -> str:
+    """An engine's (or a proxy's) error text as it may go into a message: registry header values removed, and
+    at most MAX_ECHOED_BODY characters."""
+    message = _REGISTRY_HEADER_RE.sub(r"\1(removed)", message)
+    if len(message) > MAX_ECHOED_BODY:
+        message = message[:MAX_ECHOED_BODY] + "... ({0} more characters not shown)".format(len(message) - MAX_ECHOED_BODY)
+    return message
 
 
 def _query_value(value: Any) -> Any:

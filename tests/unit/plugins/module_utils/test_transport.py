@@ -530,3 +530,16 @@ def test_missing_requests_unixsocket_only_for_unix(monkeypatch):
         EngineClient(EngineConfig(docker_host="unix:///var/run/docker.sock"))
     assert exc.value.library == "requests-unixsocket"
     EngineClient(EngineConfig(docker_host=TCP_HOST))
+
+
+def test_error_bodies_are_capped_and_lose_registry_headers(docker):
+    client, engine = docker
+    echoed = "bad request; headers were X-Registry-Auth: eyJ1c2VybmFtZSI6ImEiLCJwYXNzd29yZCI6InNlY3JldCJ9 " + "x" * 3000
+    engine.on("GET", "/images/json", Reply(400, {"message": echoed}))
+    with pytest.raises(BadRequest) as exc:
+        client.list_images()
+    message = str(exc.value)
+    assert "eyJ1c2VybmFtZSI6" not in message
+    assert message.startswith("bad request; headers were X-Registry-Auth: (removed) xxx")
+    assert message.endswith("... (2029 more characters not shown)")
+    assert len(message) < 1100
