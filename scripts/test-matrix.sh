@@ -77,6 +77,9 @@ trap 'exit 130' INT TERM
 mkdir -p "$PRIVATE/build/ansible_collections/moby/engine"
 ln -sfn "$ROOT/scripts" "$PRIVATE/scripts"
 ln -sfn "$ROOT/.venv" "$PRIVATE/.venv"
+# ansible-test.sh scans every log for the registry password, which it reads from build/registry.
+mkdir -p "$PRIVATE/build/registry"
+ln -sfn "$BUILD/registry/password" "$PRIVATE/build/registry/password"
 rsync -a --delete \
   --exclude=/.venv --exclude=/build --exclude=/.git --exclude=/tests/output \
   --exclude=/tests/integration/integration_config.yml \
