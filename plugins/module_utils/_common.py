@@ -232,12 +232,13 @@ def check_minimums(minimums: Mapping[str, int], params: Mapping[str, Any]) -> No
 def run_module(options: Mapping[str, dict[str, Any]], run: Callable[[Task], dict], failure: Failure,
                registry: bool = False, requires: Optional[Mapping[str, Requirement]] = None,
                requirement_labels: Optional[Mapping[str, str]] = None, minimums: Optional[Mapping[str, int]] = None,
-               **rules: Any) -> None:
+               validate: Optional[Callable[[Any], Any]] = None, **rules: Any) -> None:
     """A whole module's main(): options and rules, connect, check requirements, run, report once.
 
     ``failure`` says what was attempted, on what, and why it failed ("Pulling {name} failed: {error}" gives
     "Pulling a, b failed: <why>"); ``rules`` are AnsibleModule's (mutually_exclusive, required_one_of, required_if, ...);
-    ``minimums`` the smallest value of integer options.
+    ``minimums`` the smallest value of integer options; ``validate`` checks the options before the engine is asked
+    anything, so that bad input is reported as such on every engine, whatever it lacks.
     """
     module = AnsibleModule(argument_spec=argument_spec(options, registry=registry), supports_check_mode=True, **rules)
     if registry:
@@ -245,6 +246,8 @@ def run_module(options: Mapping[str, dict[str, Any]], run: Callable[[Task], dict
     task: Optional[Task] = None
     try:
         check_minimums(minimums or {}, module.params)
+        if validate is not None:
+            validate(module.params)
         task = Task(connect(module.params), module.params, module.check_mode)
         check_requirements(task.client, requires or {}, module.params, requirement_labels or {})
         result = run(task)

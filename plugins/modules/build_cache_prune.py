@@ -260,12 +260,17 @@ class CachePrunePrediction:
         return removed
 
 
-def run(task: Task) -> dict:
-    client, params, check_mode = task.client, task.params, task.check_mode
-    filters = engine_filters(params["filters"])
+def read_options(params: dict) -> tuple:
+    """(filters as the engine takes them, keep_storage in bytes); raise InvalidInput on bad ones."""
     keep_storage = parse_size(params["keep_storage"], "keep_storage")
     if keep_storage is not None and keep_storage < 0:
         raise InvalidInput("keep_storage must not be negative, got {0}".format(params["keep_storage"]))
+    return engine_filters(params["filters"]), keep_storage
+
+
+def run(task: Task) -> dict:
+    client, params, check_mode = task.client, task.params, task.check_mode
+    filters, keep_storage = read_options(params)
     if check_mode:
         records = client.system_df().get("BuildCache") or []
         prediction = CachePrunePrediction(records, filters, params["all"], keep_storage)
@@ -285,7 +290,7 @@ def run(task: Task) -> dict:
 
 def main() -> None:
     run_module(OPTIONS, run, "Pruning the build cache of {docker_host} failed: {error}", requires=REQUIRES,
-               requirement_labels={"*": "build_cache_prune"})
+               requirement_labels={"*": "build_cache_prune"}, validate=read_options)
 
 
 if __name__ == "__main__":

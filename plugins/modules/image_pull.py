@@ -243,6 +243,23 @@ def decide(present: bool, pull: str, ref: ImageReference, image: dict | None, re
     return True, "the registry has another digest than the local image"
 
 
+def reference(name: str, params: dict) -> ImageReference:
+    """The reference to pull for one element of name; raise InvalidInput for a bad one."""
+    ref = parse_reference(name)
+    if params["all_tags"]:
+        if ref.tag or ref.digest:
+            raise InvalidInput("{0!r} names a tag or digest, but all_tags pulls every tag of a repository".format(name))
+        return ref
+    return ref if ref.tag or ref.digest else ref.with_tag(params["tag"])
+
+
+def validate(params: dict) -> None:
+    """Bad names and platforms are reported before the engine is asked anything (or found to lack all_tags)."""
+    check_platform(params["platform"])
+    for name in params["name"]:
+        reference(name, params)
+
+
 class ImagePuller:
     """Decides, per reference, whether a pull is needed, and performs it."""
 
@@ -257,12 +274,7 @@ class ImagePuller:
         self.policy = RetryPolicy.from_params(task.params)
 
     def reference(self, name: str) -> ImageReference:
-        ref = parse_reference(name)
-        if self.params["all_tags"]:
-            if ref.tag or ref.digest:
-                raise InvalidInput("{0!r} names a tag or digest, but all_tags pulls every tag of a repository".format(name))
-            return ref
-        return ref if ref.tag or ref.digest else ref.with_tag(self.params["tag"])
+        return reference(name, self.params)
 
     def pull_one(self, name: str) -> dict:
         ref = self.reference(name)
@@ -340,7 +352,7 @@ class ImagePuller:
 
 def main() -> None:
     run_module(OPTIONS, lambda task: ImagePuller(task).run(), "Pulling {name} failed: {error}", registry=True,
-               requires=REQUIRES, minimums=dict(PARALLEL_MINIMUMS, **RETRY_MINIMUMS))
+               requires=REQUIRES, minimums=dict(PARALLEL_MINIMUMS, **RETRY_MINIMUMS), validate=validate)
 
 
 if __name__ == "__main__":
