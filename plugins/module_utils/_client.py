@@ -204,9 +204,11 @@ class EngineClient:
 
     # -- containers ------------------------------------------------------
 
-    def commit_container(self, params: Mapping[str, Any], config: Mapping[str, Any] | None = None) -> dict:
+    def commit_container(self, params: Mapping[str, Any], config: Mapping[str, Any] | None = None,
+                         kept: Mapping[str, Any] | None = None) -> dict:
+        """POST /commit; ``kept`` are container fields the engine would drop once ``config`` is sent."""
         where = "{0}, {1}".format(self.config.docker_host, self.engine.describe())
-        query, body = commit_request(self.engine.identity, params, config, where)
+        query, body = commit_request(self.engine.identity, params, config, kept, where)
         response = self.transport.request("POST", "/commit", params=query, json_body=body)
         return self.transport.json_of(response, "POST", "/commit")
 

@@ -268,11 +268,12 @@ TRANSLATABLE_CONFIG_FIELDS = tuple(sorted(("Cmd", "Entrypoint", "Env", "Labels",
 
 
 def commit_request(engine: EngineIdentity, query: Mapping[str, Any], config: Mapping[str, Any] | None,
-                   where: str) -> tuple:
-    """(query, body) of POST /commit that make ``engine`` apply ``config``.
+                   kept: Mapping[str, Any] | None, where: str) -> tuple:
+    """(query, body) of POST /commit that make ``engine`` apply ``config`` and keep the container's ``kept`` fields.
 
-    Podman's service ignores the body; what it can express goes in as Dockerfile instructions, before
-    the caller's own changes (which win, as they do over the body on dockerd).
+    Podman's service ignores the body and commits the container's own configuration (so ``kept`` needs
+    nothing there); what ``config`` says goes in as Dockerfile instructions, before the caller's own changes
+    (which win, as they do over the body on dockerd).
     """
     query = dict(query)
     if config and engine.is_podman:
@@ -283,7 +284,8 @@ def commit_request(engine: EngineIdentity, query: Mapping[str, Any], config: Map
                 "of POST /commit; only {2} can (as Dockerfile instructions). Leave them out, or use Docker".format(
                     ", ".join(untranslatable), where, ", ".join(TRANSLATABLE_CONFIG_FIELDS)))
         query["changes"] = changes + list(query.get("changes") or [])
-    return query, dict(config or {})
+        return query, dict(config or {})
+    return query, dict(kept or {}, **(config or {}))
 
 
 def import_query(query: Mapping[str, Any]) -> dict:

@@ -156,13 +156,14 @@ CONTAINER_CONFIG_FIELDS = frozenset((
 UNMERGED_FIELDS = ("OnBuild", "Shell", "StopTimeout")
 
 
-def commit_config(config: dict, container: dict) -> dict:
-    """The config to send: the user's, plus the container's values of the fields the engine would drop."""
+def kept_fields(config: dict, container: dict) -> dict:
+    """The container's values of the fields the engine would drop once ``config`` is sent and that it does not
+    give itself; nothing without a config (the engine then keeps the container's whole configuration)."""
     if not config:
         return {}
     own = container.get("Config") or {}
-    kept = {field: own[field] for field in UNMERGED_FIELDS if own.get(field) not in (None, "", [], {})}
-    return dict(kept, **config)
+    return {field: own[field] for field in UNMERGED_FIELDS
+            if field not in config and own.get(field) not in (None, "", [], {})}
 
 
 def run(task: Task) -> dict:
@@ -189,7 +190,7 @@ def run(task: Task) -> dict:
             "container": container["Id"], "repo": target.familiar_repository, "tag": target.tag,
             "comment": stamp_comment(params["comment"], OPERATION, digest), "author": params["author"],
             "pause": params["pause"], "changes": changes or None,
-        }, commit_config(params["config"], container))
+        }, params["config"], kept_fields(params["config"], container))
         after = client.inspect_image(target.familiar_tagged())
     return dict(snapshot_result(target.familiar_tagged(), before, after, decision, check_mode, OPERATION, digest),
                 container=container["Id"])

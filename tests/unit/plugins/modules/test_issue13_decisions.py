@@ -10,7 +10,7 @@ import pytest
 
 from ansible_collections.moby.engine.plugins.module_utils._errors import Conflict, InvalidInput
 from ansible_collections.moby.engine.plugins.modules.build_cache_prune import engine_filters
-from ansible_collections.moby.engine.plugins.modules.image_commit import commit_config
+from ansible_collections.moby.engine.plugins.modules.image_commit import kept_fields
 from ansible_collections.moby.engine.plugins.modules.image_remove import names_id, refuse_like_engine
 
 IMAGE_ID = "sha256:3f57d9401f8d42f986df300f0c69192fc41da28ccc8d797829467780db3dd741"
@@ -18,17 +18,16 @@ CONTAINER = {"Config": {"Cmd": ["sh"], "OnBuild": ["RUN true"], "Shell": ["/bin/
                         "Env": ["A=1"], "Hostname": "abc"}}
 
 
-def test_commit_config_keeps_what_the_engine_would_drop():
-    assert commit_config({"Cmd": ["top"]}, CONTAINER) == {
-        "Cmd": ["top"], "OnBuild": ["RUN true"], "Shell": ["/bin/ash", "-c"], "StopTimeout": 30}
+def test_kept_fields_are_what_the_engine_would_drop():
+    assert kept_fields({"Cmd": ["top"]}, CONTAINER) == {
+        "OnBuild": ["RUN true"], "Shell": ["/bin/ash", "-c"], "StopTimeout": 30}
 
 
-def test_commit_config_lets_the_user_win_and_sends_nothing_without_config():
-    assert commit_config({"Shell": ["/bin/sh", "-c"], "StopTimeout": 5}, CONTAINER)["Shell"] == ["/bin/sh", "-c"]
-    assert commit_config({"Shell": ["/bin/sh", "-c"], "StopTimeout": 5}, CONTAINER)["StopTimeout"] == 5
+def test_kept_fields_leave_the_user_s_own_and_nothing_without_config():
+    assert kept_fields({"Shell": ["/bin/sh", "-c"], "StopTimeout": 5}, CONTAINER) == {"OnBuild": ["RUN true"]}
     # Without config the engine takes the container's whole configuration itself.
-    assert commit_config({}, CONTAINER) == {}
-    assert commit_config({"Cmd": ["top"]}, {"Config": {"OnBuild": None, "Shell": []}}) == {"Cmd": ["top"]}
+    assert kept_fields({}, CONTAINER) == {}
+    assert kept_fields({"Cmd": ["top"]}, {"Config": {"OnBuild": None, "Shell": []}}) == {}
 
 
 def test_invalid_id_filter_is_refused_before_any_request():
