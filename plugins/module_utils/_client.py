@@ -29,6 +29,7 @@ from ansible_collections.moby.engine.plugins.module_utils._engines import (
     normalize_history,
     normalize_image,
     normalize_image_list,
+    presence_platform,
     pushed_aux,
     uses_containerd_store,
 )
@@ -111,6 +112,11 @@ class EngineClient:
         except NotFound:
             return None
         return normalize_image(answer, self.engine.identity)
+
+    def inspect_image_for_platform(self, name: str, platform: str | None) -> dict | None:
+        """Inspect data of ``platform`` (JSON) of an image, where the engine can tell platforms apart; elsewhere the
+        image's own data (the caller checks its platform)."""
+        return self.inspect_image(name, platform=presence_platform(self.engine.api_version, platform))
 
     def image_history(self, name: str, platform: str | None = None) -> list:
         entries = self.transport.get_json("/images/{0}/history".format(_path(name)), params={"platform": platform})

@@ -354,6 +354,13 @@ def build_prune_params(api_version: str, filters: Optional[str], all_caches: Opt
     return {"filters": filters, "all": all_caches, space_key: keep_storage}
 
 
+def presence_platform(api_version: str, platform: Optional[str]) -> Optional[str]:
+    """The ``platform`` (JSON) to send with GET /images/{name}/json to learn whether that platform of an image is
+    present: from API 1.49 the engine picks it from a multi-platform image (404 when its content is absent);
+    older engines ignore the parameter and answer with the single platform they keep, which the caller compares."""
+    return platform if platform and _version(api_version) >= (1, 49) else None
+
+
 # The DriverStatus entry of an engine that keeps images in containerd (moby's LayerStoreStatus).
 CONTAINERD_STORE_STATUS = ["driver-type", "io.containerd.snapshotter.v1"]
 

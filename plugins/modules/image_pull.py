@@ -41,7 +41,11 @@ options:
   platform:
     description:
       - Platform to pull, as V(os[/arch[/variant]]), for example V(linux/arm64).
-      - With O(pull=missing), a local image of another platform counts as missing.
+      - With O(pull=missing), a local image of another platform counts as missing. On an engine that keeps
+        several platforms of an image (the containerd image store, API 1.49 or later), each platform is present
+        or missing on its own, so pulling a second platform of a multi-platform image reports a change and a
+        rerun does not; RV(image) is then the inspect data of that platform (its C(Id) is the platform
+        manifest's digest).
     type: str
   all_tags:
     description:
@@ -198,6 +202,7 @@ from ansible_collections.moby.engine.plugins.module_utils._references import (
     carries_digest,
     check_platform,
     parse_reference,
+    platform_json,
     platform_matches,
 )
 from ansible_collections.moby.engine.plugins.module_utils._retry import (
@@ -280,7 +285,7 @@ class ImagePuller:
         ref = self.reference(name)
         if self.params["all_tags"]:
             return self.pull_all_tags(name, ref)
-        before = self.client.inspect_image(ref.familiar())
+        before = self.client.inspect_image_for_platform(ref.familiar(), platform_json(self.params["platform"]))
         present = before is not None and platform_matches(before, self.params["platform"])
         auth = self.creds.header_for(ref.registry)
         result = {"name": name, "pulled": False, "changed": False, "attempts": []}
@@ -298,7 +303,7 @@ class ImagePuller:
                 lambda: self.client.pull_image(ref.familiar_repository, tag, auth, self.params["platform"]),
                 self.policy, result["attempts"], "pull").as_dict()
             result["pulled"] = True
-            after = self.client.inspect_image(ref.familiar())
+            after = self.client.inspect_image_for_platform(ref.familiar(), platform_json(self.params["platform"]))
         result["image"] = after
         result["diff"] = image_diff(before, after)
         if result["pulled"]:

@@ -26,6 +26,7 @@ from ansible_collections.moby.engine.plugins.module_utils._engines import (
     normalize_history,
     normalize_image,
     normalize_image_list,
+    presence_platform,
     pushed_aux,
 )
 
@@ -170,3 +171,13 @@ def test_config_as_changes():
                        'LABEL "moby.it"="yes"', "WORKDIR /tmp", "USER nobody", "STOPSIGNAL SIGINT",
                        "EXPOSE 8080/tcp", 'VOLUME ["/data"]', "ONBUILD RUN true"]
     assert untranslatable == ["Healthcheck", "Tty"]
+
+
+@pytest.mark.parametrize("api_version, platform, sent", [
+    ("1.49", '{"architecture":"arm64","os":"linux"}', '{"architecture":"arm64","os":"linux"}'),
+    ("1.51", None, None),
+    ("1.48", '{"architecture":"arm64","os":"linux"}', None),
+    ("1.41", '{"architecture":"arm64","os":"linux"}', None),
+])
+def test_presence_platform_only_where_inspect_selects_platforms(api_version, platform, sent):
+    assert presence_platform(api_version, platform) == sent

@@ -116,6 +116,33 @@ def test_missing_same_platform_does_not_pull(docker, pull):
     assert result["changed"] is False
 
 
+ARM64_JSON = json.dumps({"os": "linux", "architecture": "arm64"}, sort_keys=True, separators=(",", ":"))
+
+
+def test_platform_presence_asks_for_that_platform_from_api_1_49(fake_engine, pull):
+    # The containerd image store keeps several platforms of an image: only the engine can say whether arm64 is
+    # there, and it answers 404 when that platform's content is absent.
+    client, engine = fake_engine(speaks="1.51")
+    engine.publish("busybox:latest")
+    engine.on("GET", "/images/busybox:latest/json", error(
+        404, "image with reference busybox:latest was found but does not provide the specified platform "
+             "(linux/arm64)"), times=1)
+    result = pull(client, name=["busybox"], platform="linux/arm64")
+    inspects = [call for call in engine.requests if call.method == "GET" and call.path.endswith("/json")]
+    assert [json.loads(call.query["platform"]) for call in inspects] == [
+        {"os": "linux", "architecture": "arm64"}] * 2
+    assert result["changed"] is True
+    assert result["results"][0]["reason"] == "the image is not present (for this platform)"
+
+
+def test_platform_presence_is_compared_locally_before_api_1_49(docker, pull):
+    client, engine = docker
+    old_busybox(engine)
+    engine.publish("busybox:latest")
+    pull(client, name=["busybox"], platform="linux/arm64")
+    assert all("platform" not in call.query for call in engine.requests if call.method == "GET")
+
+
 # -- pull: always ------------------------------------------------------------
 
 def test_always_current_digest_does_not_pull(docker, pull):
