@@ -361,6 +361,23 @@ def presence_platform(api_version: str, platform: Optional[str]) -> Optional[str
     return platform if platform and _version(api_version) >= (1, 49) else None
 
 
+def prune_filter_sets(filters: Mapping[str, list], containerd_store: bool) -> list:
+    """The filters of the prunes that, one after the other, delete what one prune with ``filters`` deletes.
+
+    An image is kept when it carries every label a ``label!`` filter names. The containerd image store of Docker
+    28 and 29 (moby#52334, fixed in moby#52338) also keeps every image that lacks the label of a
+    ``label!=key=value``, while ``label!=key`` works there. So each label! item gets prunes of its own: the item
+    as given, and ``label!=key`` for the images without that label; together they delete the images for which
+    some item fails, which is what a correct engine deletes.
+    """
+    negated = list(filters.get("label!") or [])
+    if not containerd_store or all("=" not in item for item in negated):
+        return [dict(filters)]
+    conditions = _unique(condition for item in negated
+                         for condition in ([item, item.partition("=")[0]] if "=" in item else [item]))
+    return [dict(filters, **{"label!": [condition]}) for condition in conditions]
+
+
 # The DriverStatus entry of an engine that keeps images in containerd (moby's LayerStoreStatus).
 CONTAINERD_STORE_STATUS = ["driver-type", "io.containerd.snapshotter.v1"]
 

@@ -203,7 +203,7 @@ import re
 import time
 
 from ansible_collections.moby.engine.plugins.module_utils._common import Task, prune_reason, run_module
-from ansible_collections.moby.engine.plugins.module_utils._engines import Requirement
+from ansible_collections.moby.engine.plugins.module_utils._engines import Requirement, prune_filter_sets
 from ansible_collections.moby.engine.plugins.module_utils._errors import Conflict, InvalidInput, NotFound
 from ansible_collections.moby.engine.plugins.module_utils._filters import (
     IMAGE_LIST_FILTERS,
@@ -361,12 +361,14 @@ def run(task: Task) -> dict:
                 "images_untagged": [tag for image in candidates for tag in image.get("RepoTags") or []
                                     if tag != "<none>:<none>"],
                 "space_reclaimed": sum(image.get("Size", 0) for image in candidates), "images": candidates}
-    response = client.prune_images(encode_filters(filters))
-    entries = response.get("ImagesDeleted") or []
+    # Only a label! filter makes the image store matter (and costs the GET /info that tells it).
+    filter_sets = prune_filter_sets(filters, "label!" in filters and client.uses_containerd_store())
+    responses = [client.prune_images(encode_filters(filter_set)) for filter_set in filter_sets]
+    entries = [entry for response in responses for entry in response.get("ImagesDeleted") or []]
     return {"changed": bool(entries), "reason": prune_reason(len(entries), check_mode, "image"),
             "images_deleted": [entry["Deleted"] for entry in entries if entry.get("Deleted")],
             "images_untagged": [entry["Untagged"] for entry in entries if entry.get("Untagged")],
-            "space_reclaimed": response.get("SpaceReclaimed") or 0}
+            "space_reclaimed": sum(response.get("SpaceReclaimed") or 0 for response in responses)}
 
 
 def main() -> None:

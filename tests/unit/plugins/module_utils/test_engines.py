@@ -27,6 +27,7 @@ from ansible_collections.moby.engine.plugins.module_utils._engines import (
     normalize_image,
     normalize_image_list,
     presence_platform,
+    prune_filter_sets,
     pushed_aux,
 )
 
@@ -181,3 +182,21 @@ def test_config_as_changes():
 ])
 def test_presence_platform_only_where_inspect_selects_platforms(api_version, platform, sent):
     assert presence_platform(api_version, platform) == sent
+
+
+@pytest.mark.parametrize("filters, containerd_store, expected", [
+    # The classic store honours label!=key=value: one prune.
+    ({"label!": ["pin=y"], "until": ["24h"]}, False, [{"label!": ["pin=y"], "until": ["24h"]}]),
+    # label!=key works on the containerd store too.
+    ({"label!": ["pin", "keep"]}, True, [{"label!": ["pin", "keep"]}]),
+    ({"dangling": ["true"]}, True, [{"dangling": ["true"]}]),
+    # Images without the label need a prune of their own there (moby#52334).
+    ({"label": ["ci"], "label!": ["pin=y"]}, True,
+     [{"label": ["ci"], "label!": ["pin=y"]}, {"label": ["ci"], "label!": ["pin"]}]),
+    # An image is kept only when every item holds: one prune per way an item can fail.
+    ({"label!": ["pin=y", "keep", "tier=gold"]}, True,
+     [{"label!": ["pin=y"]}, {"label!": ["pin"]}, {"label!": ["keep"]}, {"label!": ["tier=gold"]},
+      {"label!": ["tier"]}]),
+])
+def test_prune_filter_sets(filters, containerd_store, expected):
+    assert prune_filter_sets(filters, containerd_store) == expected

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -21,6 +22,7 @@ from ansible_collections.moby.engine.plugins.modules.image_prune import (
     run,
     until_timestamp,
 )
+from ansible_collections.moby.engine.tests.unit.plugins.fake_engine import Reply
 
 NOW = 1718000000.0
 
@@ -111,6 +113,24 @@ def test_run_prunes_once_and_check_mode_predicts_it(docker, prune):
     assert result["reason"] == "1 image(s) removed by the engine"
     again = prune(client, filters={"until": "2000", "label": "ci", "label!": ["pin=y"]})
     assert (again["changed"], again["reason"]) == (False, "no image matches")
+
+
+def test_run_on_the_containerd_store_prunes_images_without_the_negated_label_apart(docker, prune):
+    client, engine = docker
+    engine.on("GET", "/info", Reply(200, {"Driver": "overlayfs",
+                                          "DriverStatus": [["driver-type", "io.containerd.snapshotter.v1"]]}))
+    old = old_images(engine)
+    result = prune(client, filters={"until": "2000", "label": "ci", "label!": ["pin=y"]})
+    prunes = [json.loads(call.query["filters"]) for call in engine.requests if call.method == "POST"]
+    assert prunes == [{"until": ["2000"], "label": ["ci"], "label!": ["pin=y"]},
+                      {"until": ["2000"], "label": ["ci"], "label!": ["pin"]}]
+    assert (result["changed"], result["images_deleted"], result["space_reclaimed"]) == (True, [old], 100)
+
+
+def test_run_without_label_not_does_not_ask_for_the_image_store(docker, prune):
+    client, engine = docker
+    prune(client, filters={"until": "2000"})
+    assert "/info" not in engine.paths("GET")
 
 
 def test_run_all_unused_untags(docker, prune):
