@@ -58,6 +58,10 @@ class Fault:
 
 class Handler(BaseHTTPRequestHandler):
     server_version = "flaky-registry-proxy"
+    # The containerd image store's resolver tries HTTPS first and falls back to plain HTTP only when the answer
+    # to its TLS hello reads "HTTP/..." (as the real registry's does). The base class answers an unparsable
+    # request line as HTTP/0.9, with no status line at all, and the pull then fails on TLS.
+    default_request_version = "HTTP/1.0"
     fault: Fault
     upstream: str
     log_file: Any
