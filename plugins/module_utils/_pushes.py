@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """image_push's promotion to several registries: destinations, their local names, and the final check that
-every registry holds the same manifest; and the summary of a push's layers."""
+every registry holds the same manifest; the summary of a push's layers; and which manifest a pushed platform is."""
 
 from __future__ import annotations
 
@@ -67,3 +67,14 @@ def layer_summary(layers: dict) -> dict:
         else:
             summary.setdefault("other", []).append(layer)
     return summary
+
+
+def manifest_digest(image: dict) -> str | None:
+    """The digest of the single manifest an inspected image (or platform of one) is, when the engine says so: the
+    containerd image store gives a ``Descriptor`` (API 1.48+), which for one platform names its manifest; None for
+    an index and where there is no Descriptor (the classic store)."""
+    descriptor = image.get("Descriptor") or {}
+    media_type = str(descriptor.get("mediaType") or "")
+    if media_type.endswith(("manifest.v1+json", "manifest.v2+json")) and "list" not in media_type:
+        return descriptor.get("digest")
+    return None

@@ -30,6 +30,9 @@ description:
     that do not (O(parallel) at a time), each with its own registry's credentials, and finally reads every destination's
     manifest digest again. The task fails, naming the destination, unless every registry holds the manifest its push
     reported and all hold the same one. Destinations that are current move no bytes. RV(destinations) reports each one.
+  - With O(platform), only that platform's manifest of a multi-platform image is pushed, and the tag in the registry
+    then names that single manifest. The registry is current when its digest for the tag is the digest of the local
+    platform manifest (from C(GET /images/{name}/json?platform=...)).
 author:
   - moby.engine contributors (@moby-engine)
 extends_documentation_fragment:
@@ -81,6 +84,22 @@ options:
     description: With O(destinations), how many destinations are pushed at the same time (1 or more).
     type: int
     default: 4
+  platform:
+    description:
+      - Push only this platform (V(os[/arch[/variant]]), for example V(linux/arm64)) of a multi-platform image; the
+        registry's tag then names that platform's manifest alone, not the image's index. Spellings are normalised as
+        the engine does (V(linux/aarch64) is V(linux/arm64)).
+      - The platform's content must be present locally (pull it with M(moby.engine.image_pull) and O(platform)),
+        else the task fails before pushing anything.
+      - Needs engine API 1.46 (Docker 27.0 or later); older engines and Podman fail naming the option and their
+        version, before anything is pushed. Several platforms per image exist only on an engine using the
+        containerd image store; with the classic store the image has one platform, which must be this one.
+      - A rerun reports no change when the registry's digest for the tag is the local platform manifest's digest;
+        the engine tells that digest from API 1.49 (Docker 28.1) on. With an older engine and a multi-platform image
+        the manifest is pushed on every run (moving no layer twice).
+      - Works with O(all_tags) and O(destinations) too; each tag or destination gets that platform's manifest.
+    type: str
+    version_added: 0.1.0
 notes:
   - Credentials are needed both to read the registry's digest and to push; both use the same ones, so a
     registry that refuses them makes the task fail in check mode as in a real run.
@@ -141,6 +160,11 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ promoted.destinations | selectattr('pushed') | map(attribute='name') | list }}"
 
+- name: Push only the arm64 manifest of a multi-platform image (the tag in the registry then names it alone)
+  moby.engine.image_push:
+    name: registry.example.com:5000/team/app:2.3.1-arm64
+    platform: linux/arm64
+
 - name: Push every local tag of the repository; tags the registry already holds move no bytes
   moby.engine.image_push:
     name: registry.example.com:5000/team/app
@@ -165,7 +189,8 @@ reason:
   sample: the registry holds this image under the tag
 image:
   description: Inspect data of the local image, after the push (its C(RepoDigests) then include the pushed digest).
-    With O(destinations), of the image promoted.
+    With O(destinations), of the image promoted. With O(platform), of that platform (its C(Id) is then the platform
+    manifest's digest on the containerd image store).
   returned: success
   type: dict
   sample:
@@ -301,6 +326,7 @@ from typing import Any, Optional
 
 from ansible_collections.moby.engine.plugins.module_utils._auth import Credentials
 from ansible_collections.moby.engine.plugins.module_utils._common import Task, run_module
+from ansible_collections.moby.engine.plugins.module_utils._engines import Requirement
 from ansible_collections.moby.engine.plugins.module_utils._errors import (
     AuthenticationFailed,
     EndpointMissing,
@@ -315,12 +341,15 @@ from ansible_collections.moby.engine.plugins.module_utils._pushes import (
     destination_references,
     disagreements,
     layer_summary,
+    manifest_digest,
 )
 from ansible_collections.moby.engine.plugins.module_utils._references import (
     DEFAULT_TAG,
     ImageReference,
     carries_digest,
+    check_platform,
     parse_reference,
+    platform_json,
 )
 from ansible_collections.moby.engine.plugins.module_utils._retry import (
     PARALLEL_MINIMUMS,
@@ -338,21 +367,38 @@ OPTIONS = {
     "tag": {"type": "str"},
     "all_tags": {"type": "bool", "default": False},
     "destinations": {"type": "list", "elements": "str"},
+    "platform": {"type": "str"},
     **PARALLEL_OPTIONS,
     **RETRY_OPTIONS,
 }
+REQUIRES = {"platform": Requirement(api="1.46")}
 UNKNOWN_DIGEST = "(a new manifest, computed by the push)"
 
 
-def decide(ref: ImageReference, image: dict, remote_digest: str | None) -> tuple:
+def decide(ref: ImageReference, image: dict, remote_digest: str | None, platform: str | None = None) -> tuple:
     """The idempotency decision for one tag: (push?, why).
 
     The engine records in RepoDigests every manifest digest it pushed or pulled for this image and
     repository, so when the registry's digest for the tag is among them, the registry already holds
     exactly this image under this tag and there is nothing to push.
+
+    With ``platform``, ``image`` is that platform's inspect data: a push sends its manifest alone, so the registry
+    is current only when its digest is that manifest's. The engine records no RepoDigests for such a push; where it
+    does not say which manifest the platform is (no manifest Descriptor: the classic store, whose images have one
+    platform), RepoDigests decide as without a platform - unless the image is an index, whose digest is not the
+    platform's.
     """
     if remote_digest is None:
         return True, "the registry does not have the tag, or cannot say which digest it has"
+    if platform:
+        local = manifest_digest(image)
+        if local is not None:
+            if remote_digest == local:
+                return False, "the registry holds the {0} manifest under the tag".format(platform)
+            return True, "the registry holds another manifest under the tag than the {0} one".format(platform)
+        if (image.get("Descriptor") or {}).get("digest"):
+            return True, ("the engine does not say which manifest {0} is (API 1.49 needed), so the registry's "
+                          "digest cannot be compared".format(platform))
     if carries_digest(image, ref.familiar_repository, remote_digest):
         return False, "the registry holds this image under the tag"
     return True, "the registry holds another image under the tag"
@@ -437,12 +483,15 @@ class ImagePusher:
                 "the engine has no image named {0}. Only a local image whose name includes the registry can be "
                 "pushed: give the local image that name first (moby.engine.image_tag with repository: {0}), "
                 "then push it".format(ref.familiar_tagged()))
+        platform, image_id = self.params["platform"], before["Id"]
+        if platform:
+            before = self.platform_image(ref, image_id)
         header = (creds or self.creds).header_for(ref.registry)  # type: ignore[union-attr]
         attempts: list = []
         remote = self.registry_descriptor(ref, header, attempts)
         remote_digest = remote.get("digest")
 
-        push, reason = decide(ref, before, remote_digest)
+        push, reason = decide(ref, before, remote_digest, platform)
         in_registry = not push
         result: dict[str, Any] = {"name": ref.familiar_tagged(), "changed": push, "reason": reason, "pushed": False,
                                   "image": before, "registry_digest": remote_digest, "digest": None, "size": None,
@@ -450,17 +499,33 @@ class ImagePusher:
         if in_registry:
             result.update(digest=remote_digest, size=remote.get("size"))
         if not in_registry and not self.check_mode:
-            summary = call_with_retries(lambda: self.client.push_image(ref.familiar_repository, ref.tag, header),
-                                        self.policy, attempts, "push")
+            summary = call_with_retries(
+                lambda: self.client.push_image(ref.familiar_repository, ref.tag, header, platform_json(platform)),
+                self.policy, attempts, "push")
             pushed = next((aux for aux in summary.aux if aux.get("Digest")), {})
             result.update(pushed=True, digest=pushed.get("Digest"), size=pushed.get("Size"),
                           layers=layer_summary(summary.layers), progress=summary.as_dict(),
-                          image=self.client.inspect_image(before["Id"]))
+                          image=self.platform_image(ref, image_id) if platform else self.client.inspect_image(image_id))
         result["diff"] = {
             "before": {"reference": ref.familiar_tagged(), "digest": remote_digest},
             "after": {"reference": ref.familiar_tagged(), "digest": result["digest"] or UNKNOWN_DIGEST},
         }
+        if platform:
+            for side in result["diff"].values():
+                side["platform"] = platform
         return result
+
+    def platform_image(self, ref: ImageReference, image_id: str) -> dict:
+        """The inspect data of the platform to push of the local image ``image_id`` (to be pushed as ``ref``).
+
+        From API 1.49 the engine answers for the platform (404 when its content is absent); before, with the image's
+        own data, which the engine checks against the platform when it pushes."""
+        name = ref.familiar_tagged()
+        found = self.client.inspect_image_for_platform(image_id, platform_json(self.params["platform"]))
+        if found is None:
+            raise NotFound("the engine has {0}, but not the content of its platform {1}: pull that platform first "
+                           "(moby.engine.image_pull with platform: {1})".format(name, self.params["platform"]))
+        return found
 
     def registry_descriptor(self, ref: ImageReference, header: str, attempts: list) -> dict:
         """The registry's descriptor of ref's manifest; empty when the registry does not have the tag."""
@@ -555,9 +620,14 @@ def failure(params: dict, error: str) -> str:
     return "Pushing {0} failed: {1}".format(params["name"], error)
 
 
+def validate(params: dict) -> None:
+    check_platform(params["platform"])
+
+
 def main() -> None:
-    run_module(OPTIONS, lambda task: ImagePusher(task).run(), failure, registry=True,
-               minimums=dict(PARALLEL_MINIMUMS, **RETRY_MINIMUMS), mutually_exclusive=[["all_tags", "destinations"]])
+    run_module(OPTIONS, lambda task: ImagePusher(task).run(), failure, registry=True, requires=REQUIRES,
+               minimums=dict(PARALLEL_MINIMUMS, **RETRY_MINIMUMS), validate=validate,
+               mutually_exclusive=[["all_tags", "destinations"]])
 
 
 if __name__ == "__main__":

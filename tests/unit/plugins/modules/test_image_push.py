@@ -13,14 +13,17 @@ import json
 
 import pytest
 
+from ansible_collections.moby.engine.plugins.module_utils._common import check_requirements
 from ansible_collections.moby.engine.plugins.module_utils._errors import (
     AuthenticationFailed,
     EngineAPIError,
     InvalidInput,
     NotFound,
+    UnsupportedApiVersion,
 )
-from ansible_collections.moby.engine.plugins.modules.image_push import OPTIONS, ImagePusher
-from ansible_collections.moby.engine.tests.unit.plugins.fake_engine import error, sha, stream
+from ansible_collections.moby.engine.plugins.module_utils._references import parse_reference
+from ansible_collections.moby.engine.plugins.modules.image_push import OPTIONS, REQUIRES, ImagePusher, decide, validate
+from ansible_collections.moby.engine.tests.unit.plugins.fake_engine import Manifest, Reply, error, familiar, sha, stream
 
 REPO = "127.0.0.1:5000/team/app"
 IMAGE_ID = sha("app v1")
@@ -265,3 +268,117 @@ def test_bad_names_fail_before_any_request(docker, push, name, tag, message):
     with pytest.raises(InvalidInput, match=message):
         push(client, name=name, tag=tag)
     assert engine.requests == []
+
+
+# -- one platform of a multi-platform image (the containerd image store) --------------------------------------
+
+INDEX = sha("index")
+ARM = sha("arm64 manifest")
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+def multiplatform(engine, present=("arm64",)):
+    """The local image REPO:v1 as an index of amd64 and arm64/v8 (content of ``present`` only), answering inspect with
+    ``platform`` as Docker 28's containerd store does: the platform's own data, or 404 when its content is absent;
+    and a push with ``platform`` that puts that manifest alone under the tag, with no aux record."""
+    engine.add_image(REPO + ":v1", image_id=INDEX, digests=(REPO + "@" + INDEX,))
+    engine.images[INDEX]["Descriptor"] = {"mediaType": OCI_INDEX, "digest": INDEX, "size": 506}
+
+    def inspect(record):
+        image = engine.image(record.path[len("/images/"):-len("/json")])
+        platform = json.loads(record.query.get("platform") or "null")
+        if image is None or platform is None:
+            return None  # the fake's own answer
+        if platform.get("architecture") not in present:
+            return error(404, "image with reference {0} was found but does not provide the specified platform "
+                              "(linux/{1})".format(familiar(REPO + ":v1"), platform.get("architecture")))
+        return Reply(200, dict(image, Id=ARM, Architecture="arm64", Variant="v8", Descriptor={
+            "mediaType": OCI_MANIFEST, "digest": ARM, "size": 405,
+            "platform": {"architecture": "arm64", "os": "linux", "variant": "v8"}}))
+
+    def pushed(record):
+        engine.registry["{0}:{1}".format(REPO, record.query["tag"])] = Manifest(ARM, INDEX, size=405)
+        return stream({"status": "The push refers to repository [{0}]".format(REPO)},
+                      {"status": "Pushed", "progressDetail": {}, "id": "d9b2bde500f0"},
+                      {"status": "{0}: digest: {1} size: 405".format(record.query["tag"], ARM)})
+
+    engine.on("GET", "/images/.*/json", lambda record: inspect(record) or engine.inspect_image(
+        record, record.path[len("/images/"):-len("/json")]))
+    engine.on("POST", "/images/.*/push", pushed)
+
+
+def test_platform_push_sends_that_manifest_alone_and_a_rerun_pushes_nothing(fake_engine, push):
+    client, engine = fake_engine(speaks="1.51")
+    multiplatform(engine)
+    result, _task = push(client, platform="linux/aarch64")
+    assert engine.mutations() == [("POST", "/images/{0}/push".format(REPO))]
+    assert json.loads(engine.last("POST").query["platform"]) == {"os": "linux", "architecture": "arm64"}
+    assert (result["changed"], result["pushed"], result["digest"], result["size"]) == (True, True, ARM, 405)
+    assert result["reason"] == "the registry does not have the tag, or cannot say which digest it has"
+    assert result["image"]["Id"] == ARM
+    assert result["diff"] == {"before": {"reference": REPO + ":v1", "digest": None, "platform": "linux/aarch64"},
+                              "after": {"reference": REPO + ":v1", "digest": ARM, "platform": "linux/aarch64"}}
+
+    again, _task = push(client, platform="linux/arm64")
+    assert engine.mutations() == [("POST", "/images/{0}/push".format(REPO))]
+    assert (again["changed"], again["pushed"], again["digest"]) == (False, False, ARM)
+    assert again["reason"] == "the registry holds the linux/arm64 manifest under the tag"
+
+
+def test_platform_check_mode_predicts_from_the_platform_manifest_not_the_index(fake_engine, push):
+    # The registry holds the whole index under the tag, and the local image carries that digest: without platform
+    # that is current, with platform the tag must name the arm64 manifest alone.
+    client, engine = fake_engine(speaks="1.51")
+    multiplatform(engine)
+    engine.publish(REPO + ":v1", INDEX, digest=INDEX)
+    before = engine.snapshot()
+    result, _task = push(client, check_mode=True, platform="linux/arm64")
+    assert engine.mutations() == [] and engine.snapshot() == before
+    assert (result["changed"], result["pushed"], result["digest"]) == (True, False, None)
+    assert result["reason"] == "the registry holds another manifest under the tag than the linux/arm64 one"
+    assert result["diff"]["before"]["digest"] == INDEX
+    unchanged, _task = push(client, check_mode=True)
+    assert unchanged["changed"] is False
+
+
+def test_platform_whose_content_is_absent_fails_before_pushing(fake_engine, push):
+    client, engine = fake_engine(speaks="1.51")
+    multiplatform(engine, present=())
+    with pytest.raises(NotFound) as exc:
+        push(client, platform="linux/arm64")
+    assert str(exc.value) == ("the engine has {0}:v1, but not the content of its platform linux/arm64: pull that "
+                              "platform first (moby.engine.image_pull with platform: linux/arm64)".format(REPO))
+    assert engine.mutations() == []
+
+
+def test_platform_decision_without_a_manifest_descriptor():
+    ref = parse_reference(REPO + ":v1")
+    carried = {"RepoDigests": [REPO + "@" + OLD_DIGEST]}
+    # The classic store: no Descriptor, the image has one platform, RepoDigests decide.
+    assert decide(ref, carried, OLD_DIGEST, "linux/amd64") == (False, "the registry holds this image under the tag")
+    assert decide(ref, carried, sha("x"), "linux/amd64")[0] is True
+    # An engine before API 1.49 answers for the index: its digest is not the platform's, so push.
+    index = dict(carried, Descriptor={"mediaType": OCI_INDEX, "digest": OLD_DIGEST})
+    assert decide(ref, index, OLD_DIGEST, "linux/arm64") == (
+        True, "the engine does not say which manifest linux/arm64 is (API 1.49 needed), so the registry's digest "
+              "cannot be compared")
+    assert decide(ref, index, None, "linux/arm64")[0] is True
+
+
+@pytest.mark.parametrize("platform", ["linux/arm64/v8/extra", "linux//arm64", "Linux arm64"])
+def test_bad_platform_is_refused_before_the_engine_is_asked(platform):
+    with pytest.raises(InvalidInput) as exc:
+        validate({"platform": platform})
+    assert str(exc.value) == ("platform {0!r} is not os[/arch[/variant]], for example linux/amd64 or "
+                              "linux/arm64/v8".format(platform))
+
+
+def test_platform_needs_api_1_46(docker, make_task):
+    client, engine = docker
+    task = make_task(client, OPTIONS, registry=True, name=REPO + ":v1", platform="linux/arm64")
+    with pytest.raises(UnsupportedApiVersion) as exc:
+        check_requirements(client, REQUIRES, task.params, {})
+    assert str(exc.value) == ("platform needs engine API 1.46 or newer; the engine at tcp://127.0.0.1:2375 is Docker "
+                              "20.10.24+dfsg1 (API 1.41). Leave platform unset on this engine, or upgrade it")
+    assert engine.mutations() == []

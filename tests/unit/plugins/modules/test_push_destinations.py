@@ -21,7 +21,7 @@ from ansible_collections.moby.engine.plugins.module_utils._pushes import (
 from ansible_collections.moby.engine.plugins.module_utils._references import parse_reference
 from ansible_collections.moby.engine.plugins.module_utils._retry import RetryPolicy
 from ansible_collections.moby.engine.plugins.modules.image_push import OPTIONS, ImagePusher, destination_credentials
-from ansible_collections.moby.engine.tests.unit.plugins.fake_engine import error, sha
+from ansible_collections.moby.engine.tests.unit.plugins.fake_engine import Manifest, Reply, error, sha, stream
 
 SOURCE_ID = "sha256:" + "1" * 64
 OTHER_ID = "sha256:" + "2" * 64
@@ -224,3 +224,41 @@ def test_the_credentials_of_every_registry_are_kept_for_masking(engine, promote)
     # run_module masks every secret the kept credentials resolved: both registries' passwords.
     secrets = set().union(*(source.secrets for source in task.secret_sources))
     assert {"a-secret", "b-secret"} <= secrets
+
+
+def test_platform_goes_to_every_destination_and_a_rerun_pushes_nothing(fake_engine, make_task):
+    # The containerd store (API 1.51): app:1 is an index; with platform each registry gets the arm64 manifest alone,
+    # and each destination is current once its digest is that manifest's.
+    client, engine = fake_engine(speaks="1.51")
+    app_engine(engine)
+    arm = sha("arm64 manifest")
+    engine.images[SOURCE_ID]["Descriptor"] = {"mediaType": "application/vnd.oci.image.index.v1+json",
+                                              "digest": SOURCE_ID, "size": 506}
+
+    def inspect(record):
+        name = record.path[len("/images/"):-len("/json")]
+        if engine.image(name) is not None and record.query.get("platform"):
+            return Reply(200, dict(engine.image(name), Id=arm, Architecture="arm64", Descriptor={
+                "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": arm, "size": 405}))
+        return engine.inspect_image(record, name)
+
+    def pushed(record):
+        repository = record.path[len("/images/"):-len("/push")]
+        engine.registry["{0}:{1}".format(repository, record.query["tag"])] = Manifest(arm, SOURCE_ID, size=405)
+        return stream({"status": "{0}: digest: {1} size: 405".format(record.query["tag"], arm)})
+
+    engine.on("GET", "/images/.*/json", inspect)
+    engine.on("POST", "/images/.*/push", pushed)
+    params = dict(name="app:1", destinations=[A, B], registry_auths=AUTHS, platform="linux/arm64")
+    result = ImagePusher(make_task(client, OPTIONS, registry=True, **params)).run()
+    pushes = [request for request in engine.requests if request.method == "POST" and request.path.endswith("/push")]
+    assert sorted(request.path for request in pushes) == ["/images/{0}/push".format(A), "/images/{0}/push".format(B)]
+    assert {request.query["platform"] for request in pushes} == {'{"architecture": "arm64", "os": "linux"}'}
+    assert (result["changed"], result["digest"]) == (True, arm)
+    assert [entry["verified_digest"] for entry in result["destinations"]] == [arm, arm]
+
+    again = ImagePusher(make_task(client, OPTIONS, registry=True, **params)).run()
+    assert len([request for request in engine.requests if request.path.endswith("/push")]) == 2
+    assert again["changed"] is False
+    assert [entry["reason"] for entry in again["destinations"]] == [
+        "the local name already points at the image; the registry holds the linux/arm64 manifest under the tag"] * 2
