@@ -16,6 +16,10 @@ description:
   - An image that is already absent is not an error and not a change.
   - Only what is named is removed; with O(prune=true) the engine also deletes untagged parent layers that
     belonged only to the removed image.
+  - With O(platforms), only the content of those platforms of a multi-platform image is removed; the image and its
+    names stay, with its other platforms. Whether a platform's content is present is asked per platform
+    (C(GET /images/{name}/json?platform=...), which answers 404 when it is absent), so a platform already gone is not
+    a change, and only present ones are sent to the engine.
 author:
   - moby.engine contributors (@moby-engine)
 extends_documentation_fragment:
@@ -47,6 +51,23 @@ options:
       - Names of the same image may then be removed in any order; the result lists them in the order given.
     type: int
     default: 4
+  platforms:
+    description:
+      - Remove only the content of these platforms (V(os[/arch[/variant]]), for example V(linux/arm64)) of each image
+        in O(name), as C(docker image rm --platform) does; the image keeps its names and its other platforms.
+        Spellings are normalised as the engine does (V(linux/aarch64) is V(linux/arm64)).
+      - The engine deletes the platform's content for every image that references it, so it insists on O(force=true),
+        and so does the module, before anything is removed. O(force) then also removes a platform that a container
+        uses.
+      - The engine deletes every blob of the platform, layers that other platforms of the image share included, which
+        would leave those platforms incomplete. So the task fails, removing nothing, when a platform to remove shares
+        a layer with a platform of the image that stays.
+      - Needs engine API 1.50 (Docker 28.3 or later) and an image store that keeps several platforms of an image (the
+        containerd image store); older engines and Podman fail naming the option and their version, before anything
+        is removed.
+    type: list
+    elements: str
+    version_added: 0.1.0
 seealso:
   - module: moby.engine.image_prune
 """
@@ -61,6 +82,12 @@ EXAMPLES = r"""
     name:
       - app:build-410
       - app:build-411
+    force: true
+
+- name: Free the space of the arm64 platform of a multi-platform image, keeping its name and its amd64 platform
+  moby.engine.image_remove:
+    name: registry.example.com/team/app:2.3.1
+    platforms: [linux/arm64]
     force: true
 """
 
@@ -78,7 +105,8 @@ image:
     Id: sha256:3f57d9401f8d42f986df300f0c69192fc41da28ccc8d797829467780db3dd741
     RepoTags: [registry.example.com/team/app:2.2.0]
 deleted:
-  description: Image and layer ids the engine deleted.
+  description: Image and layer ids the engine deleted; with O(platforms), the digests of the platform manifests whose
+    content was removed.
   returned: always
   type: list
   elements: str
@@ -130,8 +158,15 @@ results:
 """
 
 from ansible_collections.moby.engine.plugins.module_utils._common import Task, image_diff, run_module
-from ansible_collections.moby.engine.plugins.module_utils._errors import Conflict, NotFound
-from ansible_collections.moby.engine.plugins.module_utils._references import looks_like_image_id, parse_image_name, tagged_name
+from ansible_collections.moby.engine.plugins.module_utils._engines import Requirement
+from ansible_collections.moby.engine.plugins.module_utils._errors import Conflict, InvalidInput, NotFound
+from ansible_collections.moby.engine.plugins.module_utils._references import (
+    check_platform,
+    looks_like_image_id,
+    parse_image_name,
+    platform_json,
+    tagged_name,
+)
 from ansible_collections.moby.engine.plugins.module_utils._retry import (
     PARALLEL_MINIMUMS,
     PARALLEL_OPTIONS,
@@ -144,8 +179,10 @@ OPTIONS = {
     "tag": {"type": "str"},
     "force": {"type": "bool", "default": False},
     "prune": {"type": "bool", "default": True},
+    "platforms": {"type": "list", "elements": "str"},
     **PARALLEL_OPTIONS,
 }
+REQUIRES = {"platforms": Requirement(api="1.50")}
 
 
 def predicted_after(before: dict, name: str) -> dict | None:
@@ -172,15 +209,93 @@ def refuse_like_engine(before: dict, name: str, force: bool) -> None:
                        "repositories".format(name))
 
 
-def decide(before: dict | None) -> tuple:
-    """The idempotency decision for one name: (remove?, why). Only an image that exists is removed."""
-    return (True, "the image exists") if before is not None else (False, "there is no such image")
+def decide(before: dict | None, platforms: list | None = None, present: list | None = None) -> tuple:
+    """The idempotency decision for one name: (remove?, why). Only an image that exists is removed; with
+    ``platforms``, only when the content of some of them (``present``) is there."""
+    if before is None:
+        return False, "there is no such image"
+    if not platforms:
+        return True, "the image exists"
+    if present:
+        return True, "the content of {0} is present".format(", ".join(present))
+    return False, "the image has no content of {0}".format(", ".join(platforms))
+
+
+def shared_layers(removed: dict, kept: dict) -> list:
+    """Which platforms that stay share a layer with one to remove: the engine deletes every blob of a removed
+    platform, shared ones included. ``removed`` and ``kept`` map a platform to its layers (RootFS.Layers)."""
+    return sorted("{0} shares layers with {1}".format(stays, gone) for gone, layers in removed.items()
+                  for stays, others in kept.items() if set(layers) & set(others))
+
+
+def platform_text(platform: dict) -> str:
+    return "/".join(str(platform.get(key)) for key in ("os", "architecture", "variant") if platform.get(key))
+
+
+def unique_platforms(platforms: list) -> dict:
+    """The platforms asked for, keyed by their JSON (linux/aarch64 and linux/arm64 are one), in the order given."""
+    unique: dict = {}
+    for platform in platforms:
+        unique.setdefault(platform_json(platform), platform)
+    return unique
+
+
+def present_platforms(task: Task, name: str) -> dict:
+    """Of the platforms asked for, those whose content the image has, each with its layers."""
+    present = {}
+    for encoded, platform in unique_platforms(task.params["platforms"]).items():
+        image = task.client.inspect_image(name, platform=encoded)
+        if image is not None:
+            present[platform] = (encoded, (image.get("RootFS") or {}).get("Layers") or [])
+    return present
+
+
+def refuse_shared(task: Task, name: str, present: dict) -> None:
+    """Fail when a platform to remove shares layers with an available platform of the image that stays."""
+    removed = {platform: layers for platform, (_encoded, layers) in present.items()}
+    encoded_removed = {encoded for encoded, _layers in present.values()}
+    kept = {}
+    for manifest in task.client.inspect_image(name, manifests=True).get("Manifests") or []:
+        platform = (manifest.get("Descriptor") or {}).get("platform") or {}
+        if manifest.get("Kind") != "image" or not manifest.get("Available") or not platform:
+            continue
+        text = platform_text(platform)
+        if platform_json(text) in encoded_removed:
+            continue
+        image = task.client.inspect_image(name, platform=platform_json(text)) or {}
+        kept[text] = (image.get("RootFS") or {}).get("Layers") or []
+    shared = shared_layers(removed, kept)
+    if shared:
+        raise Conflict("removing {0} would delete layers that stay in use ({1}): the engine deletes every blob of a "
+                       "removed platform, shared ones included. Nothing was removed; remove the whole image "
+                       "instead".format(", ".join(removed), "; ".join(shared)))
+
+
+def remove_platforms(task: Task, name: str, before: dict) -> dict:
+    """Decide and remove the content of the platforms asked for of one image; its names and other platforms stay."""
+    present = present_platforms(task, name)
+    remove, reason = decide(before, list(unique_platforms(task.params["platforms"]).values()), list(present))
+    item = {"name": name, "changed": remove, "reason": reason, "deleted": [], "untagged": [], "absent": False,
+            "image": before}
+    diff = image_diff(before, before)
+    diff["before"]["platforms"] = list(present)
+    if remove:
+        refuse_shared(task, name, present)
+        if not task.check_mode:
+            encoded = [platform for platform, _layers in present.values()]
+            removed = task.client.remove_image(name, force=True, platforms=encoded)
+            item["deleted"] = [entry["Deleted"] for entry in removed if entry.get("Deleted")]
+    diff["after"]["platforms"] = list(present_platforms(task, name)) if remove and not task.check_mode else []
+    item["diff"] = diff
+    return item
 
 
 def remove_one(task: Task, name: str) -> dict:
     """Decide and remove one name; what happened to it, with its diff and the image it named before."""
     client, params = task.client, task.params
     before = client.inspect_image(name)
+    if before is not None and params["platforms"]:
+        return remove_platforms(task, name, before)
     remove, reason = decide(before)
     item = {"name": name, "changed": remove, "reason": reason, "deleted": [], "untagged": [], "absent": not remove,
             "image": before}
@@ -226,8 +341,20 @@ def run(task: Task) -> dict:
     return result
 
 
+def validate(params: dict) -> None:
+    """Bad platforms, and platforms without force, are refused on every engine before anything is asked."""
+    for platform in params["platforms"] or []:
+        check_platform(platform)
+        if not platform:
+            raise InvalidInput("platforms has an empty entry; give os[/arch[/variant]], for example linux/arm64")
+    if params["platforms"] and not params["force"]:
+        raise InvalidInput("platforms removes the content of those platforms from every image that references it, "
+                           "which the engine does only when forced: set force: true")
+
+
 def main() -> None:
-    run_module(OPTIONS, run, "Removing {name} failed: {error}", minimums=PARALLEL_MINIMUMS)
+    run_module(OPTIONS, run, "Removing {name} failed: {error}", requires=REQUIRES, minimums=PARALLEL_MINIMUMS,
+               validate=validate)
 
 
 if __name__ == "__main__":

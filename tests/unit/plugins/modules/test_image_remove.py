@@ -6,11 +6,22 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from ansible_collections.moby.engine.plugins.module_utils._errors import Conflict, InvalidInput
-from ansible_collections.moby.engine.plugins.modules.image_remove import OPTIONS, predicted_after, run
-from ansible_collections.moby.engine.tests.unit.plugins.fake_engine import sha
+from ansible_collections.moby.engine.plugins.module_utils._common import check_requirements
+from ansible_collections.moby.engine.plugins.module_utils._errors import Conflict, InvalidInput, UnsupportedApiVersion
+from ansible_collections.moby.engine.plugins.modules.image_remove import (
+    OPTIONS,
+    REQUIRES,
+    decide,
+    predicted_after,
+    run,
+    shared_layers,
+    validate,
+)
+from ansible_collections.moby.engine.tests.unit.plugins.fake_engine import Reply, error, sha
 
 IMAGE_ID = sha("app")
 OTHER_ID = sha("solo")
@@ -151,3 +162,152 @@ def test_predicted_after():
                                                                         "RepoTags": ["busybox:latest"]}
     assert predicted_after({"Id": IMAGE_ID, "RepoTags": ["busybox:latest"]}, "busybox") is None
     assert predicted_after(image, IMAGE_ID) is None
+
+
+# -- platforms of a multi-platform image (the containerd image store, API 1.50+) ------------------------------
+
+INDEX = sha("index")
+PLATFORMS = {"amd64": {"os": "linux", "architecture": "amd64"},
+             "arm64": {"os": "linux", "architecture": "arm64", "variant": "v8"}}
+
+
+class MultiPlatform:
+    """app:1 as an index of linux/amd64 and linux/arm64/v8, answering as Docker 28's containerd store does: inspect
+    with ``platform`` gives that platform's data or 404 when its content is absent, ``manifests`` lists each with
+    ``Available``, and DELETE with ``platforms`` (only with force) deletes their content and keeps the names."""
+
+    def __init__(self, engine, layers=None):
+        self.engine = engine
+        self.available = {"amd64": True, "arm64": True}
+        self.layers = layers or {"amd64": [sha("amd64 layer")], "arm64": [sha("arm64 layer")]}
+        engine.add_image("app:1", image_id=INDEX)
+        engine.images[INDEX]["Descriptor"] = {"mediaType": "application/vnd.oci.image.index.v1+json",
+                                              "digest": INDEX, "size": 506}
+        engine.on("GET", "/images/app:1/json", self.inspect)
+        engine.on("DELETE", "/images/app:1", self.delete)
+
+    def manifest(self, arch):
+        return {"ID": sha(arch), "Available": self.available[arch], "Kind": "image",
+                "Descriptor": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": sha(arch),
+                               "size": 405, "platform": PLATFORMS[arch]}}
+
+    def inspect(self, record):
+        image = dict(self.engine.images[INDEX])
+        if record.query.get("manifests") == "1":
+            image["Manifests"] = [self.manifest(arch) for arch in sorted(PLATFORMS)]
+        if record.query.get("platform"):
+            arch = json.loads(record.query["platform"])["architecture"]
+            if not self.available.get(arch):
+                return error(404, "image with reference app:1 was found but does not provide the specified platform "
+                                  "(linux/{0})".format(arch))
+            image.update(Id=sha(arch), Architecture=arch, RootFS={"Type": "layers", "Layers": self.layers[arch]})
+        return Reply(200, image)
+
+    def delete(self, record):
+        if record.query.get("force") != "1":
+            return error(400, "Content will be removed from all images referencing this variant. Use \u2014-force "
+                              "to force delete.")
+        deleted = []
+        for platform in record.query["platforms"]:
+            arch = json.loads(platform)["architecture"]
+            self.available[arch] = False
+            deleted.append({"Deleted": sha(arch)})
+        return Reply(200, deleted)
+
+
+def test_platform_decision():
+    assert decide(None, ["linux/arm64"], []) == (False, "there is no such image")
+    assert decide({"Id": INDEX}, ["linux/arm64", "linux/s390x"], ["linux/arm64"]) == (
+        True, "the content of linux/arm64 is present")
+    assert decide({"Id": INDEX}, ["linux/arm64", "linux/s390x"], []) == (
+        False, "the image has no content of linux/arm64, linux/s390x")
+
+
+def test_shared_layers():
+    assert shared_layers({"linux/arm64": ["a", "b"]}, {"linux/amd64": ["c"]}) == []
+    assert shared_layers({"linux/arm64": ["a", "b"]}, {"linux/amd64": ["b"]}) == [
+        "linux/amd64 shares layers with linux/arm64"]
+
+
+def test_platform_removed_alone_then_rerun_unchanged(fake_engine, remove):
+    client, engine = fake_engine(speaks="1.51")
+    image = MultiPlatform(engine)
+    result = remove(client, platforms=["linux/arm64", "linux/aarch64", "linux/s390x"], force=True)
+    assert engine.mutations() == [("DELETE", "/images/app:1")]
+    assert engine.last("DELETE").query == {"force": "1", "noprune": "0", "platforms": [
+        json.dumps({"architecture": "arm64", "os": "linux"})]}
+    assert image.available == {"amd64": True, "arm64": False}
+    assert engine.tags() == {"app:1": INDEX}
+    assert (result["changed"], result["deleted"], result["untagged"], result["absent"]) == (
+        True, [sha("arm64")], [], [])
+    assert result["reasons"] == {"app:1": "the content of linux/arm64 is present"}
+    assert result["diff"]["before"]["platforms"] == ["linux/arm64"]
+    assert result["diff"]["after"] == dict(result["diff"]["before"], platforms=[])
+    assert result["diff"]["after"]["tags"] == ["app:1"]
+
+    again = remove(client, platforms=["linux/arm64"], force=True)
+    assert engine.mutations() == [("DELETE", "/images/app:1")]
+    assert again["changed"] is False
+    assert again["reasons"] == {"app:1": "the image has no content of linux/arm64"}
+    assert again["diff"]["before"] == again["diff"]["after"]
+
+
+def test_platform_check_mode_predicts_and_removes_nothing(fake_engine, remove):
+    client, engine = fake_engine(speaks="1.51")
+    image = MultiPlatform(engine)
+    result = remove(client, check_mode=True, platforms=["linux/amd64"], force=True)
+    assert engine.mutations() == []
+    assert image.available == {"amd64": True, "arm64": True}
+    assert (result["changed"], result["deleted"]) == (True, [])
+    assert (result["diff"]["before"]["platforms"], result["diff"]["after"]["platforms"]) == (["linux/amd64"], [])
+
+
+def test_platform_sharing_layers_with_one_that_stays_is_refused(fake_engine, remove):
+    # The engine deletes every blob of a removed platform: a layer amd64 shares would leave amd64 incomplete.
+    client, engine = fake_engine(speaks="1.51")
+    image = MultiPlatform(engine, layers={"amd64": [sha("busybox")], "arm64": [sha("busybox")]})
+    for check_mode in (True, False):
+        with pytest.raises(Conflict) as exc:
+            remove(client, check_mode=check_mode, platforms=["linux/arm64"], force=True)
+        assert str(exc.value) == (
+            "removing linux/arm64 would delete layers that stay in use (linux/amd64 shares layers with linux/arm64): "
+            "the engine deletes every blob of a removed platform, shared ones included. Nothing was removed; remove "
+            "the whole image instead")
+    assert engine.mutations() == []
+    # Both platforms at once share with none that stays.
+    result = remove(client, platforms=["linux/arm64", "linux/amd64"], force=True)
+    assert result["changed"] is True
+    assert image.available == {"amd64": False, "arm64": False}
+    assert engine.tags() == {"app:1": INDEX}
+
+
+def test_platforms_of_an_absent_image(fake_engine, remove):
+    client, engine = fake_engine(speaks="1.51")
+    result = remove(client, name=["app:2"], platforms=["linux/arm64"], force=True)
+    assert engine.mutations() == []
+    assert (result["changed"], result["absent"]) == (False, ["app:2"])
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"platforms": ["linux/arm64"], "force": False},
+     "platforms removes the content of those platforms from every image that references it, which the engine does "
+     "only when forced: set force: true"),
+    ({"platforms": ["linux/arm64", "linux arm"], "force": True},
+     "platform 'linux arm' is not os[/arch[/variant]], for example linux/amd64 or linux/arm64/v8"),
+    ({"platforms": [""], "force": True},
+     "platforms has an empty entry; give os[/arch[/variant]], for example linux/arm64"),
+])
+def test_bad_platforms_are_refused_before_the_engine_is_asked(params, message):
+    with pytest.raises(InvalidInput) as exc:
+        validate(params)
+    assert str(exc.value) == message
+
+
+def test_platforms_need_api_1_50(fake_engine, make_task):
+    client, engine = fake_engine(speaks="1.49")
+    task = make_task(client, OPTIONS, name=["app:1"], platforms=["linux/arm64"], force=True)
+    with pytest.raises(UnsupportedApiVersion) as exc:
+        check_requirements(client, REQUIRES, task.params, {})
+    assert str(exc.value).startswith("platforms needs engine API 1.50 or newer; the engine at tcp://127.0.0.1:2375 is "
+                                     "Docker 20.10.24+dfsg1 (API 1.49)")
+    assert engine.mutations() == []
