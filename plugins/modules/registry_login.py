@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: registry_login
 short_description: Check registry credentials through the engine and store them as the docker CLI does
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Checks a user name and password with a registry through the engine (C(POST /auth)) and, with O(store=true),
     stores them where the docker CLI would (C(docker login)) - the credential helper C(config.json) names for the
