@@ -20,12 +20,13 @@ COLL      := $(BUILD)/ansible_collections/moby/engine
 PYTHON    ?= python3
 STAMP     := $(VENV)/.installed
 
-.PHONY: help venv engine collection sanity units units-floor integration test test-steps test-podman demo bench clean
+.PHONY: help venv engine collection sanity units units-floor integration test test-steps test-podman test-podman5 demo bench clean
 
 help:
 	@echo "make demo         run the demo playbook twice (idempotence check)"
 	@echo "make test         sanity + units + integration (+ test-podman when TEST_PODMAN=1, the default)"
 	@echo "make test-podman  the integration suite against Podman's Docker-compatible service"
+	@echo "make test-podman5 the same against Podman 5.4, from a Debian 13 root (scripts/podman5.sh)"
 	@echo "make docs         antsibull-docs lint + HTML docs site in build/docs/build/html"
 	@echo "make lint         changelog lint, ansible-lint (production), Galaxy build + galaxy-importer"
 	@echo "make molecule     fleet rollout scenario: 3 extra dockerds + the registry (extensions/molecule/fleet)"
@@ -108,6 +109,8 @@ test-steps:
 	$(MAKE) --no-print-directory molecule
 	@if [ "$(TEST_PODMAN)" = 1 ]; then $(MAKE) --no-print-directory test-podman; \
 	else echo "test: Podman pass not run (TEST_PODMAN=$(TEST_PODMAN)); run make test-podman"; fi
+	@if [ "$(TEST_PODMAN5)" = 1 ]; then $(MAKE) --no-print-directory test-podman5; \
+	else echo "test: Podman 5 pass not run (TEST_PODMAN5=$(TEST_PODMAN5)); run make test-podman5"; fi
 
 # --- test-podman: the integration suite against Podman (scripts/podman-up.sh starts its service) ----
 # Same registry and targets as the Docker pass; moby_docker_host points at Podman's socket. Targets in
@@ -121,6 +124,22 @@ test-podman: engine collection
 	INTEGRATION_CONFIG=$(BUILD)/integration_config.podman.yml INTEGRATION_LOG=$(BUILD)/integration.podman.log \
 	  scripts/ansible-test.sh integration \
 	  $$(awk -F'\t' '!/^#/ && NF { printf "--exclude %s ", $$1 }' $(PODMAN_SKIP))
+
+# --- test-podman5: the same against Podman 5.4 (Debian 13's), run from a Debian 13 root ------------
+# scripts/podman5.sh makes the root once (debootstrap from Debian's mirror, about a minute), mounts it and
+# starts the service with runc; the service is stopped and everything unmounted at the end, also on failure.
+# tests/integration/podman5-skip.txt lists what does not run there, with why. TEST_PODMAN5=0 leaves it out.
+TEST_PODMAN5 ?= 1
+PODMAN5_SKIP := tests/integration/podman5-skip.txt
+test-podman5: engine collection
+	@awk -F'\t' '!/^#/ && NF { printf "test-podman5: SKIPPED %s: %s\n", $$1, $$2 }' $(PODMAN5_SKIP)
+	@rc=0; scripts/podman5.sh up || rc=$$?; \
+	if [ $$rc = 0 ]; then \
+	  INTEGRATION_CONFIG=$(BUILD)/integration_config.podman5.yml INTEGRATION_LOG=$(BUILD)/integration.podman5.log \
+	    scripts/ansible-test.sh integration \
+	    $$(awk -F'\t' '!/^#/ && NF { printf "--exclude %s ", $$1 }' $(PODMAN5_SKIP)) || rc=$$?; \
+	fi; \
+	scripts/podman5.sh down || rc=1; exit $$rc
 
 # --- release hygiene and the fleet scenario (make test runs docs, lint and molecule last) ----------
 .PHONY: tools docs lint molecule
@@ -194,7 +213,9 @@ clean:
 	@# Podman's service (make test-podman) keeps its storage in build/podman: stop it before that goes.
 	@pid=$$(cat $(BUILD)/podman/podman.pid 2>/dev/null || true); \
 	if [ -n "$$pid" ] && kill -0 $$pid 2>/dev/null; then echo "stopping podman service pid $$pid"; kill $$pid; fi
-	rm -rf $(BUILD) $(VENV) tests/output
+	@# Podman 5's root has /dev, /sys and /proc mounted while its pass runs: unmount before anything is removed.
+	@[ ! -d $(BUILD)/podman5 ] || scripts/podman5.sh down
+	rm -rf --one-file-system $(BUILD) $(VENV) tests/output
 
 # --- test-matrix: the integration suite against newer engines beside the system engine (issue 12) ---
 # scripts/engines.sh starts Docker 28.5 (Debian unstable's docker.io and containerd, unpacked under
