@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import os
 import tarfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any, Iterable, Optional
 
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput
 from ansible_collections.moby.engine.plugins.module_utils._files import UnreadableFile, open_regular
-from ansible_collections.moby.engine.plugins.module_utils._references import parse_reference
+from ansible_collections.moby.engine.plugins.module_utils._references import parse_reference, platform_matches
 
 # manifest.json, index.json and manifest blobs are small; refuse to read a "manifest" the size of a layer.
 MAX_METADATA_SIZE = 16 * 1024 * 1024
@@ -52,26 +52,46 @@ class InvalidArchive(InvalidInput):
 
 @dataclass(frozen=True)
 class ArchiveImage:
-    """One image of an archive: its id (config digest), the tags the archive gives it, and the digest of its
-    manifest or index where the archive records one (index.json).
+    """One image of an archive: its id (config digest), the tags the archive gives it, the digest of its
+    manifest or index where the archive records one (index.json), and its platforms.
 
     Engines with the classic image store name an image by its config digest; engines with the containerd
     image store by the digest of its manifest (or, for a multi-platform image, its index).
+
+    ``platforms`` pairs each platform the image names (``os/arch[/variant]``) with the digest of that platform's
+    manifest (the config digest where the archive records no manifest); empty where the archive does not say.
+    A multi-platform image names every platform of its index, whether or not the archive holds its content.
     """
 
     id: str
     tags: tuple[str, ...] = ()
     target: Optional[str] = None
+    platforms: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     def named_for(self, containerd_store: bool) -> "ArchiveImage":
         """This image under the id an engine gives it: the manifest (or index) digest on the containerd image
         store, where the archive records it, else the config digest."""
         if containerd_store and self.target:
-            return ArchiveImage(self.target, self.tags, self.target)
+            return ArchiveImage(self.target, self.tags, self.target, self.platforms)
         return self
+
+    def platform_digest(self, platform: str) -> Optional[str]:
+        """The digest of this image's manifest for ``platform`` (``os[/arch[/variant]]``, matched as the engine
+        normalises it), or None when it names no such platform."""
+        return next((digest for named, digest in self.platforms if is_platform(named, platform)), None)
+
+    def platform_names(self) -> list[str]:
+        return sorted(set(named for named, _digest in self.platforms))
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "tags": list(self.tags)}
+
+
+def is_platform(named: str, platform: str) -> bool:
+    """Whether ``named`` (``os/arch[/variant]`` as an archive names it) is ``platform`` as the engine reads it."""
+    system, _sep, rest = named.partition("/")
+    arch, _sep, variant = rest.partition("/")
+    return platform_matches({"Os": system, "Architecture": arch, "Variant": variant}, platform)
 
 
 def images_as_dict(images: Iterable[ArchiveImage]) -> dict[str, list[str]]:
@@ -210,12 +230,30 @@ def _images(archive: tarfile.TarFile, members: dict) -> Optional[list[ArchiveIma
         images = _images_from_manifest(archive, members)
         if "index.json" in members:
             # docker save from Docker 25 on writes both; only index.json knows the manifest digests.
-            targets = {image.id: image.target for image in _images_from_index(archive, members)}
-            images = [ArchiveImage(image.id, image.tags, targets.get(image.id)) for image in images]
+            images = _with_index(images, _images_from_index(archive, members))
         return images
     if "index.json" in members:
         return _images_from_index(archive, members)
     return None
+
+
+def _with_index(images: list[ArchiveImage], indexed: list[ArchiveImage]) -> list[ArchiveImage]:
+    """The images of manifest.json with the target and platforms of their index.json entries.
+
+    An index.json entry is the image's when it names the same config (a single-platform image); a multi-platform
+    image is an index there, while manifest.json names the config of one of its platforms only (Docker 28's
+    containerd store), so its entry is the one with the same tag, or, untagged, the one entry left over.
+    """
+    by_id = {image.id: image for image in indexed}
+    by_tag = {tag: image for image in indexed for tag in image.tags}
+    matched = [by_id.get(image.id) or next((by_tag[tag] for tag in image.tags if tag in by_tag), None)
+               for image in images]
+    unmatched = [image for image in indexed if image not in matched]
+    if matched.count(None) == 1 and len(unmatched) == 1:
+        matched[matched.index(None)] = unmatched[0]
+    return [image if entry is None else ArchiveImage(image.id, image.tags, entry.target,
+                                                     entry.platforms or image.platforms)
+            for image, entry in zip(images, matched)]
 
 
 def _members(archive: tarfile.TarFile) -> dict[str, tarfile.TarInfo]:
@@ -294,8 +332,29 @@ def _images_from_manifest(archive: tarfile.TarFile, members: dict) -> list[Archi
             raise InvalidArchive("an entry of manifest.json names no Config")
         _require(members, [config] + list(entry.get("Layers") or []))
         tags = tuple(familiar_tag(tag) for tag in entry.get("RepoTags") or ())
-        images.append(ArchiveImage(_digest_from_path(config), tags))
+        image_id = _digest_from_path(config)
+        platform = _platform_name(_optional_json(archive, members, _member_name(config)))
+        images.append(ArchiveImage(image_id, tags, platforms=((platform, image_id),) if platform else ()))
     return images
+
+
+def _optional_json(archive: tarfile.TarFile, members: dict, name: str) -> Any:
+    """A metadata file read only to describe the image (its platform): None when it is not JSON."""
+    try:
+        return _read_json(archive, members, name)
+    except InvalidArchive:
+        return None
+
+
+def _platform_name(value: Any) -> Optional[str]:
+    """``os/arch[/variant]`` of an OCI platform or an image config, None when it names none (attestations name
+    unknown/unknown)."""
+    if not isinstance(value, dict):
+        return None
+    parts = [value.get("os"), value.get("architecture"), value.get("variant")]
+    if not all(isinstance(part, str) and part and part != "unknown" for part in parts[:2]):
+        return None
+    return "/".join(part for part in parts if isinstance(part, str) and part)
 
 
 def familiar_tag(text: str) -> str:
@@ -316,16 +375,32 @@ def _images_from_index(archive: tarfile.TarFile, members: dict) -> list[ArchiveI
         if media_type in _INDEX_MEDIA_TYPES:
             # A multi-platform image: engines with the containerd store use the index digest as the image id.
             image_id = descriptor["digest"]
+            platforms = _index_platforms(_optional_json(archive, members, blob))
         elif media_type in _MANIFEST_MEDIA_TYPES:
             manifest = _read_json(archive, members, blob)
             layers = [_blob_path(layer.get("digest")) for layer in manifest.get("layers") or []]
             image_id = manifest["config"]["digest"]
             _require(members, [_blob_path(image_id)] + layers)
+            # An export of one platform names it in index.json; else the config says.
+            platform = _platform_name(descriptor.get("platform")) or _platform_name(
+                _optional_json(archive, members, _blob_path(image_id)))
+            platforms = ((platform, descriptor["digest"]),) if platform else ()
         else:
             raise InvalidArchive("index.json in the archive refers to {0!r}, which is not an image".format(media_type))
         tag = _tag_from_annotations(descriptor.get("annotations") or {})
-        images.append(ArchiveImage(image_id, (tag,) if tag else (), descriptor["digest"]))
+        images.append(ArchiveImage(image_id, (tag,) if tag else (), descriptor["digest"], platforms))
     return images
+
+
+def _index_platforms(index: Any) -> tuple:
+    """(platform, manifest digest) of each image manifest of a multi-platform image's index; their content need
+    not be in the archive (an image store keeps the platforms it pulled)."""
+    platforms = []
+    for descriptor in (index.get("manifests") or []) if isinstance(index, dict) else []:
+        platform = _platform_name(descriptor.get("platform")) if isinstance(descriptor, dict) else None
+        if platform and descriptor.get("mediaType") in _MANIFEST_MEDIA_TYPES and descriptor.get("digest"):
+            platforms.append((platform, descriptor["digest"]))
+    return tuple(platforms)
 
 
 def _tag_from_annotations(annotations: dict) -> Optional[str]:
@@ -345,7 +420,10 @@ def merge_images(images: Iterable[ArchiveImage]) -> list[ArchiveImage]:
     """One entry per image id, with the tags of every entry for it, sorted by id."""
     tags: dict[str, set] = {}
     targets: dict[str, Optional[str]] = {}
+    platforms: dict[str, set] = {}
     for image in images:
         tags.setdefault(image.id, set()).update(image.tags)
         targets[image.id] = targets.get(image.id) or image.target
-    return [ArchiveImage(image_id, tuple(sorted(tags[image_id])), targets[image_id]) for image_id in sorted(tags)]
+        platforms.setdefault(image.id, set()).update(image.platforms)
+    return [ArchiveImage(image_id, tuple(sorted(tags[image_id])), targets[image_id], tuple(sorted(platforms[image_id])))
+            for image_id in sorted(tags)]

@@ -19,6 +19,9 @@ description:
   - When O(path) already holds an archive with exactly the images (ids, that is config digests) and tags
     that exporting O(name) would write now, nothing is downloaded and the task reports no change.
     Both the C(docker save) layout (C(manifest.json)) and the OCI layout (C(index.json)) are read.
+  - With O(platform), only that platform of the images is written, and an archive at O(path) is current only when
+    it holds that platform's manifest of each image (on the containerd image store; with the classic store the
+    image's id, which is its one platform's), so an archive of the whole image or of another platform is replaced.
 author:
   - moby.engine contributors (@moby-engine)
 extends_documentation_fragment:
@@ -52,6 +55,20 @@ options:
     description: Write the archive even when O(path) already holds the same images and tags.
     type: bool
     default: false
+  platform:
+    description:
+      - Write only this platform (V(os[/arch[/variant]]), for example V(linux/arm64)) of a multi-platform image,
+        that is its manifest, config and layers, under the image's tags. Without it the whole image is written, every
+        platform the engine holds.
+      - Spellings are normalised as the engine does (V(linux/aarch64) and V(linux/arm64/v8) are V(linux/arm64)).
+      - The engine must hold that platform's content; an image that has other platforms only fails naming the
+        platform, before anything is written.
+      - Needs engine API 1.48 (Docker 28.0 or later) and an image store that keeps several platforms of an image
+        (the containerd image store); older engines and Podman fail naming the option and their version, before
+        anything is written. With API 1.48 itself the engine cannot say which manifest a platform is, so the
+        archive is written on every run.
+    type: str
+    version_added: 0.1.0
 notes:
   - A symbolic link at O(path) is refused rather than followed or replaced, as C(docker save -o) does since
     Docker 28.1 ("cannot write to a symbolic link directly"; older CLIs renamed the new archive over the link,
@@ -79,6 +96,12 @@ EXAMPLES = r"""
     path: /srv/images/stack-2.3.tar
   register: stack_archive
 
+- name: Save only the arm64 platform of a multi-platform image, for an arm64 host
+  moby.engine.image_export:
+    name: registry.example.com/team/app:2.3.1
+    platform: linux/arm64
+    path: /srv/images/app-2.3.1-arm64.tar
+
 - name: Show what the archive holds
   ansible.builtin.debug:
     msg: "{{ stack_archive.size }} bytes, images {{ stack_archive.images | map(attribute='id') | list }}"
@@ -95,8 +118,16 @@ size:
   returned: always
   type: int
   sample: 4468736
+reason:
+  description: Why the archive was (or, in check mode, would be) written, or why it was not.
+  returned: always
+  type: str
+  sample: the archive holds linux/amd64 of these images, not linux/arm64
 images:
-  description: The images in the archive (in check mode, the images it would hold), sorted by id.
+  description:
+    - The images in the archive (in check mode, the images it would hold), sorted by id.
+    - On the containerd image store an image's id is the digest of its manifest (or, for a multi-platform image, of
+      its index); with O(platform), of that platform's manifest.
   returned: always
   type: list
   elements: dict
@@ -111,7 +142,9 @@ images:
       elements: str
       sample: [registry.example.com/team/app:2.3.1]
 image:
-  description: Inspect data of the exported image, when O(name) has one element.
+  description:
+    - Inspect data of the exported image, when O(name) has one element.
+    - With O(platform), that platform's (on API 1.49 or later).
   returned: when O(name) has one element
   type: dict
   sample:
@@ -126,24 +159,54 @@ from ansible_collections.moby.engine.plugins.module_utils._archives import (
     ArchiveImage,
     InvalidArchive,
     images_as_dict,
+    is_platform,
     merge_images,
     read_archive,
 )
 from ansible_collections.moby.engine.plugins.module_utils._common import Task, run_module
+from ansible_collections.moby.engine.plugins.module_utils._engines import Requirement
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, NotFound
 from ansible_collections.moby.engine.plugins.module_utils._files import AtomicFile, UnreadableFile, check_path, file_kind, open_regular
-from ansible_collections.moby.engine.plugins.module_utils._references import looks_like_image_id, parse_image_name, tagged_name
+from ansible_collections.moby.engine.plugins.module_utils._references import (
+    check_platform,
+    looks_like_image_id,
+    parse_image_name,
+    platform_json,
+    tagged_name,
+)
 
 OPTIONS = {
     "name": {"type": "list", "elements": "str", "required": True, "aliases": ["names"]},
     "tag": {"type": "str"},
     "path": {"type": "path", "required": True},
     "force": {"type": "bool", "default": False},
+    "platform": {"type": "str"},
 }
+# GET /images/{name}/get takes platform from API 1.48; older engines would write the whole image.
+REQUIRES = {"platform": Requirement(api="1.48")}
 
 
-def resolve(client, name: str) -> tuple:
-    """(name to send to the engine, inspect data, image as the archive will hold it) for one element of name."""
+def validate(params: dict) -> None:
+    """A bad platform is reported as such on every engine, before the engine is asked anything."""
+    check_platform(params["platform"])
+
+
+def resolve(client, name: str, platform: str | None = None) -> tuple:
+    """(name to send to the engine, inspect data, image as the archive will hold it) for one element of name.
+
+    With ``platform`` the archive holds that platform's manifest: on the containerd image store its digest is the
+    id inspect with platform gives (API 1.49), as it is the id the archive gives that image there."""
+    engine_name, image, archived = _resolve(client, name)
+    if not platform:
+        return engine_name, image, archived
+    selected = client.inspect_image_for_platform(engine_name, platform_json(platform))
+    if selected is None:
+        raise NotFound("image {0} holds no content for platform {1}; pull that platform first (image_pull with "
+                       "platform)".format(name, platform))
+    return engine_name, selected, ArchiveImage(selected["Id"], archived.tags)
+
+
+def _resolve(client, name: str) -> tuple:
     if looks_like_image_id(name):
         image = client.inspect_image(name)
         if image is not None and image["Id"].split(":")[-1].startswith(name.split(":")[-1]):
@@ -184,30 +247,56 @@ def current_archive(path: str) -> list | None:
         return None
 
 
+def decide(before: dict | None, wanted: dict, force: bool = False, platform: str | None = None,
+           held_platforms: tuple = ()) -> tuple:
+    """The idempotency decision: (write?, why). ``before`` and ``wanted`` are ``{id: [tags]}`` of the archive at
+    path (None when there is none) and of what exporting would write; ``held_platforms`` the platforms the
+    archive's images name.
+
+    The archive is current when it holds exactly the wanted images and tags. Ids tell platforms apart: with
+    ``platform`` a wanted id is that platform's manifest digest (the containerd image store), which an archive of
+    the whole image (its index digest) or of another platform does not have."""
+    if force:
+        return True, "force is set"
+    if before is None:
+        return True, "there is no image archive at path"
+    if before == wanted:
+        if platform:
+            return False, "the archive holds the {0} platform of these images with these tags".format(platform)
+        return False, "the archive holds these images with these tags"
+    same_tags = sorted(map(sorted, before.values())) == sorted(map(sorted, wanted.values()))
+    if platform and same_tags and len(held_platforms) > 1:
+        return True, "the archive holds {0} of these images, not {1} alone".format(", ".join(held_platforms), platform)
+    if platform and same_tags and not any(is_platform(held, platform) for held in held_platforms):
+        return True, "the archive holds {0} of these images, not {1}".format(
+            ", ".join(held_platforms) or "other manifests", platform)
+    return True, "the archive holds other images or tags"
+
+
 def run(task: Task) -> dict:
     client, params, check_mode = task.client, task.params, task.check_mode
-    path = params["path"]
+    path, platform = params["path"], params["platform"]
     if not params["name"]:
         raise InvalidInput("name lists no image; give at least one image to export")
-    resolved = [resolve(client, tagged_name(name, params["tag"])) for name in params["name"]]
+    resolved = [resolve(client, tagged_name(name, params["tag"]), platform) for name in params["name"]]
     engine_names = list(dict.fromkeys(entry[0] for entry in resolved))
     wanted = images_as_dict(merge_images(entry[2] for entry in resolved))
     existing = current_archive(path)
     store = client.uses_containerd_store()
     before = None if existing is None else images_as_dict(image.named_for(store) for image in existing)
+    held = tuple(sorted({name for image in existing or () for name in image.platform_names()}))
 
-    # The idempotency decision: write unless the archive at path holds exactly the wanted images and tags.
-    changed = params["force"] or before != wanted
+    changed, reason = decide(before, wanted, params["force"], platform, held)
     images = wanted
     if changed and not check_mode:
         with AtomicFile(path) as target:
-            client.export_images(engine_names, target.file)
+            client.export_images(engine_names, target.file, platform=platform_json(platform))
             target.file.flush()
             # The engine reports an error that happens mid-stream inside the body, so check what arrived.
             images = images_as_dict(image.named_for(store) for image in read_archive(target.temp_path))
             target.commit()
     result = {
-        "changed": changed, "path": path, "size": os.path.getsize(path) if os.path.exists(path) else 0,
+        "changed": changed, "reason": reason, "path": path, "size": os.path.getsize(path) if os.path.exists(path) else 0,
         "images": [{"id": image_id, "tags": tags} for image_id, tags in images.items()],
         "diff": {"before": {"path": path, "images": before or {}}, "after": {"path": path, "images": images}},
     }
@@ -217,7 +306,8 @@ def run(task: Task) -> dict:
 
 
 def main() -> None:
-    run_module(OPTIONS, run, "Exporting {name} to {path} failed: {error}; {path} was left as it was")
+    run_module(OPTIONS, run, "Exporting {name} to {path} failed: {error}; {path} was left as it was",
+               requires=REQUIRES, validate=validate)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ description:
     before anything is sent, so no image changes.
   - Archives compressed with gzip, bzip2 or xz are accepted, as the engine accepts them.
   - The archive is opened once; the file checked is the file uploaded, even if O(path) is replaced meanwhile.
+  - With O(platform), only that platform of each image is loaded; the images count as loaded when that platform's
+    content is present with the archive's tags, whatever other platforms of them are present or not.
 author:
   - moby.engine contributors (@moby-engine)
 extends_documentation_fragment:
@@ -37,6 +39,21 @@ options:
     description: Ask the engine not to send per-layer progress while loading.
     type: bool
     default: true
+  platform:
+    description:
+      - Load only this platform (V(os[/arch[/variant]]), for example V(linux/arm64)) of the archive's
+        multi-platform images. The image keeps its name and its index; only that platform's content is stored, as
+        C(docker load --platform) does. Without it every platform the archive holds is loaded.
+      - Spellings are normalised as the engine does (V(linux/aarch64) and V(linux/arm64/v8) are V(linux/arm64)).
+      - An archive whose images do not name that platform fails before anything is uploaded. (The engine would
+        load an archive holding one platform's manifest whatever platform is asked for, giving its tags to that
+        platform.)
+      - Needs engine API 1.48 (Docker 28.0 or later) and an image store that keeps several platforms of an image
+        (the containerd image store); older engines and Podman fail naming the option and their version, before
+        anything is uploaded. With API 1.48 itself the engine cannot say whether one platform is present, so the
+        archive is uploaded on every run.
+    type: str
+    version_added: 0.1.0
 seealso:
   - module: moby.engine.image_export
 """
@@ -53,14 +70,27 @@ EXAMPLES = r"""
     path: /srv/images/app-2.3.1.tar
   register: loaded
 
+- name: Load only the arm64 platform of a multi-platform archive
+  moby.engine.image_load:
+    path: /srv/images/app-2.3.1.tar
+    platform: linux/arm64
+
 - name: Show what was loaded
   ansible.builtin.debug:
     msg: "{{ loaded.loaded }}"
 """
 
 RETURN = r"""
+reason:
+  description: Why the archive was (or, in check mode, would be) uploaded, or why it was not.
+  returned: always
+  type: str
+  sample: the linux/arm64 platform of sha256:f40859515934d0c3afea14382e57952bfc5fae8da121fefdce2d0e54638b5579 is not present
 archive_images:
-  description: The images the archive holds (id and tags), sorted by id.
+  description:
+    - The images the archive holds (id and tags), sorted by id.
+    - On the containerd image store an image's id is the digest of its manifest (or, for a multi-platform image, of
+      its index).
   returned: always
   type: list
   elements: dict
@@ -83,7 +113,9 @@ loaded:
   elements: str
   sample: [registry.example.com/team/app:2.3.1]
 images:
-  description: Inspect data of the archive's images on the engine after the task (before it, in check mode, for those present).
+  description:
+    - Inspect data of the archive's images on the engine after the task (before it, in check mode, for those present).
+    - With O(platform), of that platform of each image (on API 1.49 or later).
   returned: always
   type: list
   elements: dict
@@ -99,21 +131,59 @@ image:
     RepoTags: [registry.example.com/team/app:2.3.1]
 """
 
-from ansible_collections.moby.engine.plugins.module_utils._archives import read_archive
+from ansible_collections.moby.engine.plugins.module_utils._archives import ArchiveImage, read_archive
 from ansible_collections.moby.engine.plugins.module_utils._common import Task, run_module
+from ansible_collections.moby.engine.plugins.module_utils._engines import Requirement
+from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput
 from ansible_collections.moby.engine.plugins.module_utils._files import open_regular
+from ansible_collections.moby.engine.plugins.module_utils._references import check_platform, platform_json, platform_matches
 
 OPTIONS = {
     "path": {"type": "path", "required": True},
     "quiet": {"type": "bool", "default": True},
+    "platform": {"type": "str"},
 }
+# POST /images/load takes platform from API 1.48; older engines would load every platform.
+REQUIRES = {"platform": Requirement(api="1.48")}
 
 
-def engine_state(client, archive_images: list) -> tuple:
-    """({id: [archive tags the engine has for it]}, [inspect data of the images present])."""
+def validate(params: dict) -> None:
+    """A bad platform is reported as such on every engine, before the archive or the engine is read."""
+    check_platform(params["platform"])
+
+
+def selected_platforms(archive_images: list, platform: str) -> dict:
+    """{archive image id: digest of its manifest for ``platform``}; refuse an archive whose images name other
+    platforms only, before anything is uploaded (the engine loads an archive of one platform's manifest whatever
+    platform is asked for). An image whose platforms the archive does not record maps to None."""
+    selected = {}
+    for image in archive_images:
+        digest = image.platform_digest(platform)
+        if digest is None and image.platforms:
+            raise InvalidInput("the archive's image {0} holds {1}, not {2}; nothing was loaded".format(
+                ", ".join(image.tags) or image.id, ", ".join(image.platform_names()), platform))
+        selected[image.id] = digest
+    return selected
+
+
+def engine_state(client, archive_images: list, platform: str | None = None, selected: dict | None = None,
+                 containerd_store: bool = False) -> tuple:
+    """({id: [archive tags the engine has for it], or None when it is absent}, [inspect data of the images
+    present]).
+
+    With ``platform`` an image counts as present only with that platform's content: on the containerd image store
+    inspect with platform (API 1.49) answers 404 without it, and otherwise gives the platform manifest's digest as
+    Id, which must be the archive's; with the classic store the image is the one platform it has."""
     state, present = {}, []
     for archive_image in archive_images:
-        image = client.inspect_image(archive_image.id)
+        if platform:
+            image = client.inspect_image_for_platform(archive_image.id, platform_json(platform))
+            if image is not None and not _is_archived_platform(image, archive_image, platform,
+                                                               (selected or {}).get(archive_image.id),
+                                                               containerd_store):
+                image = None
+        else:
+            image = client.inspect_image(archive_image.id)
         repo_tags = (image or {}).get("RepoTags") or []
         state[archive_image.id] = None if image is None else [tag for tag in archive_image.tags if tag in repo_tags]
         if image is not None:
@@ -121,30 +191,58 @@ def engine_state(client, archive_images: list) -> tuple:
     return state, present
 
 
+def _is_archived_platform(image: dict, archive_image: ArchiveImage, platform: str, digest: str | None,
+                          containerd_store: bool) -> bool:
+    if containerd_store:
+        # An engine that cannot select the platform (API 1.48) answers with the index: not known to be present.
+        return digest is not None and image.get("Id") == digest
+    return image.get("Id") == archive_image.id and platform_matches(image, platform)
+
+
+def decide(before: dict, wanted: dict, platform: str | None = None) -> tuple:
+    """The idempotency decision: (upload?, why). ``wanted`` is ``{id: [tags]}`` of the archive; ``before`` the
+    same for the engine, an id mapping to None when that image (with ``platform``: that platform of it) is absent.
+
+    Nothing is uploaded when every image exists with the same id (and the platform's content) and all the
+    archive's tags."""
+    for image_id, tags in wanted.items():
+        if before.get(image_id) is None:
+            if platform:
+                return True, "the {0} platform of {1} is not present".format(platform, image_id)
+            return True, "image {0} is not present".format(image_id)
+        missing = [tag for tag in tags if tag not in before[image_id]]
+        if missing:
+            return True, "image {0} lacks the tags {1}".format(image_id, ", ".join(missing))
+    if platform:
+        return False, "the {0} platform of every image of the archive is present with its tags".format(platform)
+    return False, "every image of the archive is present with its tags"
+
+
 def run(task: Task) -> dict:
     client, params, check_mode = task.client, task.params, task.check_mode
-    path = params["path"]
+    path, platform = params["path"], params["platform"]
     # Never a plain open(): a FIFO would block it, and a link to /dev/zero be read for ever.
     with open_regular(path) as archive:
         # Read (and refuse a bad archive) before asking the engine anything.
         in_archive = read_archive(path, archive)
+        selected = selected_platforms(in_archive, platform) if platform else {}
         store = client.uses_containerd_store()
         archive_images = [image.named_for(store) for image in in_archive]
+        selected = {named.id: selected.get(image.id) for named, image in zip(archive_images, in_archive)}
         wanted = {image.id: list(image.tags) for image in archive_images}
-        before, present = engine_state(client, archive_images)
+        before, present = engine_state(client, archive_images, platform, selected, store)
 
-        # The idempotency decision: upload unless every image exists with the same id and all the archive's tags.
-        changed = before != wanted
+        changed, reason = decide(before, wanted, platform)
         loaded, after = [], before
         if changed and not check_mode:
             # The file just read, not whatever path names now.
             archive.seek(0)
-            _summary, loaded = client.load_images(archive, quiet=params["quiet"])
-            after, present = engine_state(client, archive_images)
+            _summary, loaded = client.load_images(archive, quiet=params["quiet"], platform=platform_json(platform))
+            after, present = engine_state(client, archive_images, platform, selected, store)
         elif changed:
             after = wanted
     result = {
-        "changed": changed, "archive_images": [image.as_dict() for image in archive_images], "loaded": loaded,
+        "changed": changed, "reason": reason, "archive_images": [image.as_dict() for image in archive_images], "loaded": loaded,
         "images": present, "diff": {"before": before, "after": after},
     }
     if len(archive_images) == 1 and len(present) == 1:
@@ -153,7 +251,7 @@ def run(task: Task) -> dict:
 
 
 def main() -> None:
-    run_module(OPTIONS, run, "Loading images from {path} failed: {error}")
+    run_module(OPTIONS, run, "Loading images from {path} failed: {error}", requires=REQUIRES, validate=validate)
 
 
 if __name__ == "__main__":
