@@ -110,7 +110,7 @@ up() {
     log "importing moby-test/busybox:latest from build/busybox-rootfs"
     tar -C "$BUILD/busybox-rootfs" -c . | in_root podman import - moby-test/busybox:latest >/dev/null
   fi
-  log "$(in_root podman version --format "Podman {{.Server.Version}}" 2>/dev/null)"
+  log "Podman $(in_root podman version --format "{{.Server.Version}}" 2>/dev/null)"
   (umask 077; sed "s|^moby_docker_host:.*|moby_docker_host: \"unix://$R$SOCK_IN_ROOT\"|" \
     "$BUILD/integration_config.yml" >"$BUILD/integration_config.podman5.yml")
   log "wrote build/integration_config.podman5.yml"
