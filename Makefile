@@ -121,9 +121,13 @@ PODMAN_SKIP := tests/integration/podman-skip.txt
 test-podman: engine collection
 	scripts/podman-up.sh
 	@awk -F'\t' '!/^#/ && NF { printf "test-podman: SKIPPED %s: %s\n", $$1, $$2 }' $(PODMAN_SKIP)
-	INTEGRATION_CONFIG=$(BUILD)/integration_config.podman.yml INTEGRATION_LOG=$(BUILD)/integration.podman.log \
+	@# The service this pass started is stopped at its end, also on failure.
+	@rc=0; INTEGRATION_CONFIG=$(BUILD)/integration_config.podman.yml INTEGRATION_LOG=$(BUILD)/integration.podman.log \
 	  scripts/ansible-test.sh integration \
-	  $$(awk -F'\t' '!/^#/ && NF { printf "--exclude %s ", $$1 }' $(PODMAN_SKIP))
+	  $$(awk -F'\t' '!/^#/ && NF { printf "--exclude %s ", $$1 }' $(PODMAN_SKIP)) || rc=$$?; \
+	pid=$$(cat $(BUILD)/podman/podman.pid 2>/dev/null || true); \
+	if [ -n "$$pid" ] && kill -0 $$pid 2>/dev/null; then echo "test-podman: stopping the podman service (pid $$pid)"; kill $$pid; fi; \
+	exit $$rc
 
 # --- test-podman5: the same against Podman 5.4 (Debian 13's), run from a Debian 13 root ------------
 # scripts/podman5.sh makes the root once (debootstrap from Debian's mirror, about a minute), mounts it and
