@@ -5,51 +5,67 @@
 #
 # Podman 5 (Debian 13's) for the integration suite's Podman 5 pass (make test-podman5):
 #
-#   scripts/podman5.sh up      make the Debian 13 root once (debootstrap, podman and runc), mount what it needs,
-#                              start `podman system service` in it, import the offline base image, and write
-#                              build/integration_config.podman5.yml
-#   scripts/podman5.sh down    stop the service and every process it started; unmount everything
+#   scripts/podman5.sh up      make the Debian 13 root once (debootstrap: podman, runc, catatonit), start
+#                              `podman system service` in it, import the offline base image, and write
+#                              build/integration_config.podman5.yml; idempotent (a running service is reused)
+#   scripts/podman5.sh down    stop the service and every process it started; nothing stays mounted
 #
-# The root lives in build/podman5/root. Podman there runs with runc: its default runtime, crun, refuses this
-# machine's hybrid cgroup setup. Its configuration is private (CONTAINERS_* files under /etc/moby-test in the
-# root); the host's /etc/containers and network are never touched (no container network: netns none).
+# The service runs in mount and PID namespaces of its own (unshare): the root is bind-mounted onto itself, gets
+# /proc, /sys, /dev and a tmpfs /run, and becomes the namespace's root with pivot_root. A chroot is not enough:
+# runc's `exec` enters a container through its mount namespace's root, which for a service in a chroot is the
+# host's / (a `docker exec` wrote its files into the host's /). So no mount shows on the host, and `down` ends
+# everything by ending the namespace's first process (catatonit, which also reaps conmon's orphans): the kernel
+# kills the rest of the namespace, containers included, and drops its mounts.
+#
+# Podman there runs with runc: its default runtime, crun, refuses this machine's hybrid cgroup setup. Its
+# configuration is private (CONTAINERS_* files under /etc/moby-test in the root); the host's /etc/containers is
+# never read. Containers get no network (netns none): nothing is created on the host's network.
+# PODMAN5_DIR (default build/podman5) and PODMAN5_CONFIG (default build/integration_config.podman5.yml) let a
+# second copy run beside the first.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD="$ROOT/build"
-DIR="$BUILD/podman5"
+DIR=${PODMAN5_DIR:-$BUILD/podman5}
 R="$DIR/root"
-SOCK_IN_ROOT=/run/moby-test/podman.sock
-PIDFILE="$DIR/service.pid"
+SOCK_IN_ROOT=/var/lib/moby-test/podman.sock   # on the root's disk, so that the host reaches it at $R$SOCK_IN_ROOT
+SOCK="$R$SOCK_IN_ROOT"
+PIDFILE="$DIR/service.pid"                    # the unshare process; its child is the namespace's first process
+CONFIG_OUT=${PODMAN5_CONFIG:-$BUILD/integration_config.podman5.yml}
+BASE_IMAGE=moby-test/busybox:latest
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+PACKAGES=podman,runc,catatonit,ca-certificates
 
 log() { printf '[podman5] %s\n' "$*" >&2; }
 die() { printf '[podman5] ERROR: %s\n' "$*" >&2; exit 1; }
 
-in_root() {  # run a command in the root with the private configuration
-  chroot "$R" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-    CONTAINERS_CONF=/etc/moby-test/containers.conf CONTAINERS_STORAGE_CONF=/etc/moby-test/storage.conf \
-    CONTAINERS_REGISTRIES_CONF=/etc/moby-test/registries.conf PODMAN_IGNORE_CGROUPSV1_WARNING=1 "$@"
-}
+# The environment of every podman process in the root (env -i): the private configuration, nothing from the host.
+PODMAN_ENV=(PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
+  CONTAINERS_CONF=/etc/moby-test/containers.conf CONTAINERS_STORAGE_CONF=/etc/moby-test/storage.conf
+  CONTAINERS_REGISTRIES_CONF=/etc/moby-test/registries.conf PODMAN_IGNORE_CGROUPSV1_WARNING=1)
 
 make_root() {
-  [ -x "$R/usr/bin/podman" ] && [ -x "$R/usr/bin/runc" ] && return
-  command -v debootstrap >/dev/null || { log "installing debootstrap"; apt-get update -qq;
+  [ -x "$R/usr/bin/podman" ] && [ -x "$R/usr/sbin/runc" ] && [ -x "$R/usr/bin/catatonit" ] && return
+  [ "$(id -u)" = 0 ] || die "making the Debian 13 root needs root"
+  command -v debootstrap >/dev/null || { log "installing debootstrap"; apt-get update -qq >&2;
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2; }
-  rm -rf "$R"
+  rm -rf --one-file-system "$R"
   mkdir -p "$R"
-  log "debootstrap trixie (podman, runc) into build/podman5/root (log: build/podman5/debootstrap.log)"
-  debootstrap --variant=minbase --include=podman,runc,ca-certificates trixie "$R" "$MIRROR" \
+  log "debootstrap trixie ($PACKAGES) into ${R#"$ROOT"/} (log: ${DIR#"$ROOT"/}/debootstrap.log)"
+  debootstrap --variant=minbase --include="$PACKAGES" trixie "$R" "$MIRROR" \
     >"$DIR/debootstrap.log" 2>&1 || { tail -n 20 "$DIR/debootstrap.log" >&2; die "debootstrap failed"; }
 }
 
-mount_root() {
-  mountpoint -q "$R" || mount --bind "$R" "$R"
-  mountpoint -q "$R/proc" || mount -t proc proc "$R/proc"
-  mountpoint -q "$R/sys" || mount --rbind /sys "$R/sys"
-  mountpoint -q "$R/dev" || mount --rbind /dev "$R/dev"
-  mountpoint -q "$R/run" || mount -t tmpfs -o mode=0755 tmpfs "$R/run"
-  mkdir -p "$R/run/moby-test"
+# write_file FILE < CONTENT: (re)write FILE only when its content changes, and note that it did, so that a
+# running service is restarted to read it.
+CONFIG_CHANGED=
+write_file() {
+  local content
+  content=$(cat)
+  if [ ! -f "$1" ] || [ "$(cat "$1")" != "$content" ]; then
+    printf '%s\n' "$content" >"$1"
+    CONFIG_CHANGED=1
+  fi
 }
 
 container_limit() { local v; v=$(ulimit -H"$1"); if [ "$v" = unlimited ] || [ "$v" -gt 4096 ]; then v=4096; fi; echo "$v"; }
@@ -58,8 +74,9 @@ write_config() {
   local registry
   registry=$(sed -n 's/^moby_registry: "\(.*\)"$/\1/p' "$BUILD/integration_config.yml")
   [ -n "$registry" ] || die "no moby_registry in build/integration_config.yml; run 'make engine' first"
-  mkdir -p "$R/etc/moby-test"
-  cat >"$R/etc/moby-test/registries.conf" <<EOF
+  mkdir -p "$R/etc/moby-test" "$R/var/lib/moby-test" "$R/.oldroot"
+  write_file "$R/etc/moby-test/registries.conf" <<EOF
+# Generated by scripts/podman5.sh. No remote registry (there is no internet here); the test registry speaks HTTP.
 unqualified-search-registries = []
 short-name-mode = "permissive"
 
@@ -67,18 +84,20 @@ short-name-mode = "permissive"
 location = "$registry"
 insecure = true
 EOF
-  cat >"$R/etc/moby-test/storage.conf" <<EOF
+  write_file "$R/etc/moby-test/storage.conf" <<EOF
+# Generated by scripts/podman5.sh. vfs works on every file system; the images are tiny.
 [storage]
 driver = "vfs"
 graphroot = "/var/lib/moby-test/storage"
 runroot = "/run/moby-test/storage"
 EOF
-  # runc: crun refuses the hybrid cgroups here. Containers share the host's network namespace, so nothing is
-  # created on the host. Podman raises every container's RLIMIT_NOFILE/NPROC to 1048576, which this machine
-  # refuses ("error setting rlimits"); lowering is always allowed: 4096, or less where the limit is lower.
-  cat >"$R/etc/moby-test/containers.conf" <<EOF
+  # runc: crun refuses the hybrid cgroups here. Podman raises every container's RLIMIT_NOFILE/NPROC to 1048576,
+  # which this machine refuses ("error setting rlimits"); lowering is always allowed: 4096, or less where the
+  # limit is lower.
+  write_file "$R/etc/moby-test/containers.conf" <<EOF
+# Generated by scripts/podman5.sh
 [containers]
-netns = "host"
+netns = "none"
 default_ulimits = ["nofile=$(container_limit n):$(container_limit n)", "nproc=$(container_limit u):$(container_limit u)"]
 
 [engine]
@@ -88,58 +107,123 @@ events_logger = "file"
 EOF
 }
 
+# The namespace's first process: mount, pivot into the root, and run the service under catatonit.
+# Called by `up` as `podman5.sh _service DIR` inside `unshare --mount --pid --fork`.
+service() {
+  mount --bind "$R" "$R"
+  mount -t proc proc "$R/proc"
+  mount --rbind /sys "$R/sys"
+  mount --rbind /dev "$R/dev"
+  mount -t tmpfs -o mode=0755 tmpfs "$R/run"
+  cd "$R"
+  pivot_root . .oldroot
+  umount -l /.oldroot
+  rm -f "$SOCK_IN_ROOT"
+  exec env -i "${PODMAN_ENV[@]}" /usr/bin/catatonit -- podman system service --time=0 "unix://$SOCK_IN_ROOT"
+}
+
+ping_service() { curl -fsS --max-time 5 --unix-socket "$SOCK" http://d/_ping 2>/dev/null | grep -qx OK; }
+
+service_pid() {  # the unshare process of our service, if it still runs
+  local pid
+  pid=$(cat "$PIDFILE" 2>/dev/null) || return 1
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF " _service $DIR" || return 1
+  echo "$pid"
+}
+
+in_service() {  # run a command in the service's namespaces and root, with the private configuration
+  local pid init
+  pid=$(service_pid) || die "the service is not running"
+  init=$(pgrep -P "$pid" | head -n 1) || die "the service is not running"
+  nsenter --target "$init" --mount --pid --root --wd env -i "${PODMAN_ENV[@]}" "$@"
+}
+
 up() {
   [ -f "$BUILD/integration_config.yml" ] || die "build/integration_config.yml missing: run 'make engine' first"
+  [ -d "$BUILD/busybox-rootfs" ] || die "build/busybox-rootfs missing: run 'make engine' first"
   mkdir -p "$DIR"
+  exec 9>"$DIR/.lock"
+  flock 9
   make_root
-  mount_root
   write_config
-  if [ -S "$R$SOCK_IN_ROOT" ] && pid=$(cat "$PIDFILE" 2>/dev/null) && kill -0 "$pid" 2>/dev/null; then
-    log "service already running (pid $pid)"
+  if [ -n "$CONFIG_CHANGED" ] && service_pid >/dev/null; then
+    log "restarting the service: its configuration changed"
+    stop_service
+  fi
+  if service_pid >/dev/null && ping_service; then
+    log "service already running (pid $(service_pid))"
   else
-    rm -f "$R$SOCK_IN_ROOT"
-    setsid nohup chroot "$R" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-      CONTAINERS_CONF=/etc/moby-test/containers.conf CONTAINERS_STORAGE_CONF=/etc/moby-test/storage.conf \
-      CONTAINERS_REGISTRIES_CONF=/etc/moby-test/registries.conf PODMAN_IGNORE_CGROUPSV1_WARNING=1 \
-      podman system service --time=0 "unix://$SOCK_IN_ROOT" >"$DIR/service.log" 2>&1 </dev/null &
+    [ "$(id -u)" = 0 ] || die "starting the service needs root"
+    stop_service
+    log "starting podman system service on unix://${SOCK#"$ROOT"/} (log: ${DIR#"$ROOT"/}/service.log)"
+    # setsid+nohup: the service outlives this script and make's process group.
+    setsid nohup unshare --mount --propagation private --pid --fork -- "$ROOT/scripts/podman5.sh" _service "$DIR" \
+      >"$DIR/service.log" 2>&1 </dev/null 9>&- &
     echo $! >"$PIDFILE"
-    for _ in $(seq 60); do [ -S "$R$SOCK_IN_ROOT" ] && break; sleep 0.25; done
-    [ -S "$R$SOCK_IN_ROOT" ] || { tail -n 20 "$DIR/service.log" >&2; die "the service did not come up"; }
+    for _ in $(seq 120); do
+      ping_service && break
+      service_pid >/dev/null || { tail -n 20 "$DIR/service.log" >&2; die "the service exited; see its log"; }
+      sleep 0.25
+    done
+    ping_service || { tail -n 20 "$DIR/service.log" >&2; die "the service did not answer /_ping within 30 s"; }
   fi
-  if ! in_root podman image exists moby-test/busybox:latest; then
-    log "importing moby-test/busybox:latest from build/busybox-rootfs"
-    tar -C "$BUILD/busybox-rootfs" -c . | in_root podman import - moby-test/busybox:latest >/dev/null
+  if in_service podman image exists "$BASE_IMAGE"; then
+    log "$BASE_IMAGE already present"
+  else
+    log "importing $BASE_IMAGE from build/busybox-rootfs"
+    tar --numeric-owner --owner=0 --group=0 -C "$BUILD/busybox-rootfs" -cf - . \
+      | in_service podman import -q --change 'ENV PATH=/bin' --change 'CMD ["/bin/sh"]' \
+          --message 'moby.engine offline test image (busybox-static)' - "$BASE_IMAGE" >/dev/null
   fi
-  log "Podman $(in_root podman version --format "{{.Server.Version}}" 2>/dev/null)"
-  (umask 077; sed "s|^moby_docker_host:.*|moby_docker_host: \"unix://$R$SOCK_IN_ROOT\"|" \
-    "$BUILD/integration_config.yml" >"$BUILD/integration_config.podman5.yml")
-  log "wrote build/integration_config.podman5.yml"
+  (umask 077   # it holds the registry password, like the Docker pass's file
+   sed -e "s|^moby_docker_host:.*|moby_docker_host: \"unix://$SOCK\"|" \
+       -e "s|^# Generated by scripts/engine-up.sh.*|# Generated by scripts/podman5.sh from integration_config.yml; do not edit.|" \
+       "$BUILD/integration_config.yml" >"$CONFIG_OUT")
+  log "ready: $(in_service podman --version) on unix://${SOCK#"$ROOT"/}; wrote ${CONFIG_OUT#"$ROOT"/}"
+}
+
+stop_service() {
+  local pid init
+  if pid=$(service_pid); then
+    # Containers removed by Podman leave no cgroup behind on the host (a killed one would).
+    if ping_service; then in_service podman rm --all --force --time 0 >/dev/null 2>&1 || true; fi
+    init=$(pgrep -P "$pid" | head -n 1 || true)
+    log "stopping the service (namespace of pid ${init:-?})"
+    # catatonit passes SIGTERM on to podman; when catatonit ends, the kernel kills whatever else is left in the
+    # namespace (conmon, containers) and its mounts go with it.
+    [ -z "$init" ] || kill -TERM "$init" 2>/dev/null || true
+    for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "still running after 15 s: killing it"
+      [ -z "$init" ] || kill -KILL "$init" 2>/dev/null || true
+      kill -KILL "$pid" 2>/dev/null || true
+      for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    fi
+  fi
+  rm -f "$PIDFILE"
 }
 
 down() {
-  local pid
-  if pid=$(cat "$PIDFILE" 2>/dev/null) && kill -0 "$pid" 2>/dev/null; then
-    log "stopping the service (process group $pid)"
-    kill -- "-$pid" 2>/dev/null || kill "$pid"
-    for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-    kill -9 -- "-$pid" 2>/dev/null || true
-  fi
-  rm -f "$PIDFILE"
-  # Whatever still runs from the root (conmon, a container's process) goes too, before the unmounts.
-  local proc
+  mkdir -p "$DIR"
+  exec 9>"$DIR/.lock"
+  flock 9
+  stop_service
+  # What an older scripts/podman5.sh left (a service chrooted into the root, mounts on the host): ended too.
+  local proc m
   for proc in /proc/[0-9]*; do
     if [ "$(readlink "$proc/root" 2>/dev/null)" = "$R" ]; then kill -9 "${proc#/proc/}" 2>/dev/null || true; fi
   done
-  local m
   for m in "$R/run" "$R/dev" "$R/sys" "$R/proc" "$R"; do
-    mountpoint -q "$m" && umount -R "$m"
+    if mountpoint -q "$m"; then umount -R "$m"; fi
   done
-  if mount | grep -q " $R"; then die "still mounted under $R"; fi
+  if mount | grep -qF " $R"; then die "still mounted under $R"; fi
   log "down"
 }
 
 case "${1:-}" in
   up) up ;;
   down) down ;;
+  _service) [ "${2:-}" = "$DIR" ] || die "_service: expected $DIR"; service ;;
   *) die "usage: $0 up|down" ;;
 esac
