@@ -132,10 +132,16 @@ service_pid() {  # the unshare process of our service, if it still runs
   echo "$pid"
 }
 
+ns_init() {  # the namespace's first process: the only child of unshare (/proc, so that procps is not needed)
+  local children
+  children=$(cat "/proc/$1/task/$1/children" 2>/dev/null) && [ -n "$children" ] || return 1
+  echo "${children%% *}"
+}
+
 in_service() {  # run a command in the service's namespaces and root, with the private configuration
   local pid init
   pid=$(service_pid) || die "the service is not running"
-  init=$(pgrep -P "$pid" | head -n 1) || die "the service is not running"
+  init=$(ns_init "$pid") || die "the service is not running"
   nsenter --target "$init" --mount --pid --root --wd env -i "${PODMAN_ENV[@]}" "$@"
 }
 
@@ -188,7 +194,7 @@ stop_service() {
   if pid=$(service_pid); then
     # Containers removed by Podman leave no cgroup behind on the host (a killed one would).
     if ping_service; then in_service podman rm --all --force --time 0 >/dev/null 2>&1 || true; fi
-    init=$(pgrep -P "$pid" | head -n 1 || true)
+    init=$(ns_init "$pid" || true)
     log "stopping the service (namespace of pid ${init:-?})"
     # catatonit passes SIGTERM on to podman; when catatonit ends, the kernel kills whatever else is left in the
     # namespace (conmon, containers) and its mounts go with it.
