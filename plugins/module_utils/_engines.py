@@ -421,6 +421,26 @@ MISSING_FEATURES = {
         "prune_label_not": "a prune that honours 'label!' (Podman would delete the images it should keep)",
     },
 }
+# Features of MISSING_FEATURES that a later version of the engine offers: the first version seen to offer it.
+OFFERED_FROM = {
+    PODMAN: {
+        # Podman 4.3 deletes the images 'label!' names; 5.4 keeps them (make test-podman5 runs image_prune).
+        "prune_label_not": (5, 4),
+    },
+}
+
+
+def lacking_feature(engine: EngineIdentity, feature: str) -> Optional[str]:
+    """What ``engine`` lacks for ``feature`` (MISSING_FEATURES' words), or None when it offers it.
+
+    An engine whose version cannot be read is taken to lack what its product lacked at first.
+    """
+    lacking = MISSING_FEATURES.get(engine.product, {}).get(feature)
+    offered_from = OFFERED_FROM.get(engine.product, {}).get(feature)
+    release = re.match(r"^(\d+)\.(\d+)", engine.version)
+    if lacking and offered_from and release and (int(release.group(1)), int(release.group(2))) >= offered_from:
+        return None
+    return lacking
 
 
 @dataclass(frozen=True)
@@ -439,7 +459,7 @@ def unmet_requirement(engine: EngineIdentity, api_version: str, engine_api_versi
         return UnsupportedApiVersion(
             "{0} needs engine API {1} or newer; the engine at {2} is {3}. Leave {0} unset on this engine, "
             "or upgrade it".format(option, requirement.api, where, described))
-    lacking = MISSING_FEATURES.get(engine.product, {}).get(requirement.feature or "")
+    lacking = lacking_feature(engine, requirement.feature or "")
     if lacking:
         return UnsupportedByEngine(
             "{0} needs {1}, which the engine at {2}, {3}, does not offer. Leave {0} unset on {4}, or use "

@@ -23,6 +23,7 @@ from ansible_collections.moby.engine.plugins.module_utils._engines import (
     explain_error,
     familiar_name,
     identify_engine,
+    lacking_feature,
     normalize_history,
     normalize_image,
     normalize_image_list,
@@ -200,3 +201,19 @@ def test_presence_platform_only_where_inspect_selects_platforms(api_version, pla
 ])
 def test_prune_filter_sets(filters, containerd_store, expected):
     assert prune_filter_sets(filters, containerd_store) == expected
+
+
+@pytest.mark.parametrize("engine, lacks", [
+    # Podman 4.3 deletes the images label! names; 5.4 keeps them.
+    (EngineIdentity(PODMAN, "4.3.1"), True),
+    (EngineIdentity(PODMAN, "5.3.9"), True),
+    (EngineIdentity(PODMAN, "5.4.2"), False),
+    (EngineIdentity(PODMAN, "6.0.0-dev"), False),
+    # A version that cannot be read is taken as the oldest.
+    (EngineIdentity(PODMAN, ""), True),
+    (EngineIdentity(DOCKER, "20.10.24+dfsg1"), False),
+])
+def test_prune_label_not_offered_from_podman_5_4(engine, lacks):
+    assert bool(lacking_feature(engine, "prune_label_not")) is lacks
+    # What Podman lacks in every version stays lacking.
+    assert bool(lacking_feature(engine, "build_cache")) is engine.is_podman
