@@ -16,7 +16,7 @@ import stat
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ansible_collections.moby.engine.plugins.module_utils._engines import (
@@ -39,8 +39,12 @@ from ansible_collections.moby.engine.plugins.module_utils._errors import (
     InvalidInput,
     NotFound,
 )
-from ansible_collections.moby.engine.plugins.module_utils._stream import ProgressSummary
 from ansible_collections.moby.engine.plugins.module_utils._transport import Engine, EngineConfig, Transport
+
+if TYPE_CHECKING:
+    # In annotations only: the progress stream parser is imported by the requests that stream (Transport.stream),
+    # not by every task (module start cost, issue #16).
+    from ansible_collections.moby.engine.plugins.module_utils._stream import ProgressSummary
 
 # Request bodies read from a file (image_load) are sent in pieces of this size.
 UPLOAD_CHUNK_SIZE = 1024 * 1024

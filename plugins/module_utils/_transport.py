@@ -18,7 +18,7 @@ import threading
 import traceback
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import IO, Any, Optional
+from typing import IO, TYPE_CHECKING, Any, Optional
 from urllib.parse import quote, urlsplit
 
 from ansible_collections.moby.engine.plugins.module_utils._engines import (
@@ -39,7 +39,6 @@ from ansible_collections.moby.engine.plugins.module_utils._errors import (
     StreamError,
     UnsupportedApiVersion,
 )
-from ansible_collections.moby.engine.plugins.module_utils._stream import ProgressSummary, decode_json_stream
 
 try:
     import requests
@@ -60,6 +59,9 @@ except ImportError:
     UNIXSOCKET_IMPORT_ERROR: Optional[str] = traceback.format_exc()
 else:
     UNIXSOCKET_IMPORT_ERROR = None
+
+if TYPE_CHECKING:
+    from ansible_collections.moby.engine.plugins.module_utils._stream import ProgressSummary
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 MIN_API_VERSION = "1.41"
@@ -436,6 +438,9 @@ class Transport:
     def stream(self, method: str, path: str, params: Mapping[str, Any] | None = None,
                headers: Mapping[str, str] | None = None, data: Any = None) -> ProgressSummary:
         """Send a request whose answer is a JSON progress stream; return its summary."""
+        # Imported here, not at the top: a task that streams nothing (image_info, image_tag...) does not pay for
+        # the stream parser (module start cost, issue #16).
+        from ansible_collections.moby.engine.plugins.module_utils._stream import ProgressSummary, decode_json_stream
         summary = ProgressSummary()
         response = self.request(method, path, params=params, headers=headers, data=data, stream=True)
         with response:
