@@ -20,7 +20,6 @@ from typing import Any, Callable, Optional, Union
 from ansible.module_utils.basic import AnsibleFallbackNotFound, AnsibleModule
 
 from ansible_collections.moby.engine.plugins.module_utils._client import EngineClient
-from ansible_collections.moby.engine.plugins.module_utils._contexts import config_dir, context_name, load_context
 from ansible_collections.moby.engine.plugins.module_utils._engines import Requirement, unmet_requirement
 from ansible_collections.moby.engine.plugins.module_utils._errors import (
     InvalidInput,
@@ -106,9 +105,15 @@ def cert_dir() -> str:
 
 def engine_config(params: Mapping[str, Any]) -> EngineConfig:
     """EngineConfig from module params and the docker context that applies, as the docker CLI resolves them."""
-    directory = config_dir()
-    name = context_name(params.get("docker_context"), params.get("docker_host") is not None, directory)
-    context = load_context(name, directory) if name else None
+    context = None
+    # An address given (docker_host or DOCKER_HOST) without docker_context means no context applies: _contexts is
+    # imported only when one may, so that a task that names its engine does not pay for it (module start cost,
+    # issue #16).
+    if params.get("docker_context") or params.get("docker_host") is None:
+        from ansible_collections.moby.engine.plugins.module_utils._contexts import config_dir, context_name, load_context
+        directory = config_dir()
+        name = context_name(params.get("docker_context"), params.get("docker_host") is not None, directory)
+        context = load_context(name, directory) if name else None
     host = context.host if context else params.get("docker_host") or DEFAULT_DOCKER_HOST
     validate_certs = params["validate_certs"]
     if validate_certs is None and context is not None and context.has_tls:
