@@ -145,7 +145,6 @@ missing:
 from ansible_collections.moby.engine.plugins.module_utils._common import Task, run_module
 from ansible_collections.moby.engine.plugins.module_utils._engines import Requirement
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput
-from ansible_collections.moby.engine.plugins.module_utils._filters import IMAGE_LIST_FILTERS, serialize_filters
 from ansible_collections.moby.engine.plugins.module_utils._references import parse_image_name, platform_json
 
 OPTIONS = {
@@ -180,6 +179,8 @@ def run(task: Task) -> dict:
             else:
                 images.append(image)
     else:
+        # Only a listing takes filters: inspecting, the common case, does not load them (module start cost, issue #16).
+        from ansible_collections.moby.engine.plugins.module_utils._filters import IMAGE_LIST_FILTERS, serialize_filters
         images = client.list_images(
             filters=serialize_filters(params["filters"], IMAGE_LIST_FILTERS),
             all_images=params["all"], digests=params["digests"], shared_size=params["shared_size"],
