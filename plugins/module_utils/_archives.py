@@ -15,7 +15,7 @@ from typing import IO, Any, Iterable, Optional
 
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput
 from ansible_collections.moby.engine.plugins.module_utils._files import UnreadableFile, open_regular
-from ansible_collections.moby.engine.plugins.module_utils._references import parse_reference, platform_matches
+from ansible_collections.moby.engine.plugins.module_utils._references import parse_reference, platform_matches, platform_name
 
 # manifest.json, index.json and manifest blobs are small; refuse to read a "manifest" the size of a layer.
 MAX_METADATA_SIZE = 16 * 1024 * 1024
@@ -333,7 +333,7 @@ def _images_from_manifest(archive: tarfile.TarFile, members: dict) -> list[Archi
         _require(members, [config] + list(entry.get("Layers") or []))
         tags = tuple(familiar_tag(tag) for tag in entry.get("RepoTags") or ())
         image_id = _digest_from_path(config)
-        platform = _platform_name(_optional_json(archive, members, _member_name(config)))
+        platform = platform_name(_optional_json(archive, members, _member_name(config)))
         images.append(ArchiveImage(image_id, tags, platforms=((platform, image_id),) if platform else ()))
     return images
 
@@ -344,17 +344,6 @@ def _optional_json(archive: tarfile.TarFile, members: dict, name: str) -> Any:
         return _read_json(archive, members, name)
     except InvalidArchive:
         return None
-
-
-def _platform_name(value: Any) -> Optional[str]:
-    """``os/arch[/variant]`` of an OCI platform or an image config, None when it names none (attestations name
-    unknown/unknown)."""
-    if not isinstance(value, dict):
-        return None
-    parts = [value.get("os"), value.get("architecture"), value.get("variant")]
-    if not all(isinstance(part, str) and part and part != "unknown" for part in parts[:2]):
-        return None
-    return "/".join(part for part in parts if isinstance(part, str) and part)
 
 
 def familiar_tag(text: str) -> str:
@@ -382,7 +371,7 @@ def _images_from_index(archive: tarfile.TarFile, members: dict) -> list[ArchiveI
             image_id = manifest["config"]["digest"]
             _require(members, [_blob_path(image_id)] + layers)
             # An export of one platform names it in index.json; else the config says.
-            platform = _platform_name(descriptor.get("platform")) or _platform_name(
+            platform = platform_name(descriptor.get("platform")) or platform_name(
                 _optional_json(archive, members, _blob_path(image_id)))
             platforms = ((platform, descriptor["digest"]),) if platform else ()
         else:
@@ -397,7 +386,7 @@ def _index_platforms(index: Any) -> tuple:
     not be in the archive (an image store keeps the platforms it pulled)."""
     platforms = []
     for descriptor in (index.get("manifests") or []) if isinstance(index, dict) else []:
-        platform = _platform_name(descriptor.get("platform")) if isinstance(descriptor, dict) else None
+        platform = platform_name(descriptor.get("platform")) if isinstance(descriptor, dict) else None
         if platform and descriptor.get("mediaType") in _MANIFEST_MEDIA_TYPES and descriptor.get("digest"):
             platforms.append((platform, descriptor["digest"]))
     return tuple(platforms)

@@ -220,6 +220,17 @@ def normalize_platform(platform: str) -> tuple:
     return system, arch, variant
 
 
+def platform_name(value: object) -> str | None:
+    """``os/arch[/variant]`` of an OCI platform object or an image config, None when it names none (attestations
+    name unknown/unknown)."""
+    if not isinstance(value, dict):
+        return None
+    parts = [value.get("os"), value.get("architecture"), value.get("variant")]
+    if not all(isinstance(part, str) and part and part != "unknown" for part in parts[:2]):
+        return None
+    return "/".join(part for part in parts if isinstance(part, str) and part)
+
+
 def platform_json(platform: str | None) -> str | None:
     """The JSON-encoded OCI platform object newer endpoints take as ``platform`` (API 1.46+)."""
     if not platform:

@@ -165,6 +165,7 @@ from ansible_collections.moby.engine.plugins.module_utils._references import (
     looks_like_image_id,
     parse_image_name,
     platform_json,
+    platform_name,
     tagged_name,
 )
 from ansible_collections.moby.engine.plugins.module_utils._retry import (
@@ -228,10 +229,6 @@ def shared_layers(removed: dict, kept: dict) -> list:
                   for stays, others in kept.items() if set(layers) & set(others))
 
 
-def platform_text(platform: dict) -> str:
-    return "/".join(str(platform.get(key)) for key in ("os", "architecture", "variant") if platform.get(key))
-
-
 def unique_platforms(platforms: list) -> dict:
     """The platforms asked for, keyed by their JSON (linux/aarch64 and linux/arm64 are one), in the order given."""
     unique: dict = {}
@@ -256,13 +253,13 @@ def refuse_shared(task: Task, name: str, present: dict) -> None:
     encoded_removed = {encoded for encoded, _layers in present.values()}
     kept = {}
     for manifest in task.client.inspect_image(name, manifests=True).get("Manifests") or []:
-        platform = (manifest.get("Descriptor") or {}).get("platform") or {}
-        if manifest.get("Kind") != "image" or not manifest.get("Available") or not platform:
+        text = platform_name((manifest.get("Descriptor") or {}).get("platform"))
+        if manifest.get("Kind") != "image" or not manifest.get("Available") or not text:
             continue
-        text = platform_text(platform)
-        if platform_json(text) in encoded_removed:
+        encoded = platform_json(text)
+        if encoded in encoded_removed:
             continue
-        image = task.client.inspect_image(name, platform=platform_json(text)) or {}
+        image = task.client.inspect_image(name, platform=encoded) or {}
         kept[text] = (image.get("RootFS") or {}).get("Layers") or []
     shared = shared_layers(removed, kept)
     if shared:

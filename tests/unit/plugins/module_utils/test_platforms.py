@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.moby.engine.plugins.module_utils._references import normalize_platform, platform_json, platform_matches
+from ansible_collections.moby.engine.plugins.module_utils._references import (
+    normalize_platform,
+    platform_json,
+    platform_matches,
+    platform_name,
+)
 
 
 def image(arch, variant=None, system="linux"):
@@ -62,3 +67,16 @@ def test_platform_matches(platform, inspect, matches):
 ])
 def test_platform_json(platform, encoded):
     assert platform_json(platform) == encoded
+
+
+@pytest.mark.parametrize("value, name", [
+    ({"os": "linux", "architecture": "arm64", "variant": "v8"}, "linux/arm64/v8"),
+    ({"architecture": "amd64", "os": "linux", "config": {}}, "linux/amd64"),
+    # An attestation manifest names unknown/unknown; a descriptor without platform names nothing.
+    ({"os": "unknown", "architecture": "unknown"}, None),
+    ({}, None),
+    (None, None),
+    ({"os": "linux", "architecture": 64}, None),
+])
+def test_platform_name_of_an_oci_platform_or_config(value, name):
+    assert platform_name(value) == name
