@@ -285,7 +285,8 @@ class ImagePuller:
         ref = self.reference(name)
         if self.params["all_tags"]:
             return self.pull_all_tags(name, ref)
-        before = self.client.inspect_image_for_platform(ref.familiar(), platform_json(self.params["platform"]))
+        selected = platform_json(self.params["platform"])
+        before = self.client.inspect_image_for_platform(ref.familiar(), selected)
         present = before is not None and platform_matches(before, self.params["platform"])
         auth = self.creds.header_for(ref.registry)
         result = {"name": name, "pulled": False, "changed": False, "attempts": []}
@@ -303,7 +304,7 @@ class ImagePuller:
                 lambda: self.client.pull_image(ref.familiar_repository, tag, auth, self.params["platform"]),
                 self.policy, result["attempts"], "pull").as_dict()
             result["pulled"] = True
-            after = self.client.inspect_image_for_platform(ref.familiar(), platform_json(self.params["platform"]))
+            after = self.client.inspect_image_for_platform(ref.familiar(), selected)
         result["image"] = after
         result["diff"] = image_diff(before, after)
         if result["pulled"]:
