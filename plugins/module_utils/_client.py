@@ -25,6 +25,7 @@ from ansible_collections.moby.engine.plugins.module_utils._engines import (
     import_query,
     list_digests_param,
     loaded_names,
+    may_use_containerd_store,
     normalize_deleted,
     normalize_history,
     normalize_image,
@@ -265,7 +266,8 @@ class EngineClient:
     def uses_containerd_store(self) -> bool:
         """Whether the engine names images by manifest digest (the containerd image store); asked once."""
         if self._containerd_store is None:
-            self._containerd_store = uses_containerd_store(self.info())
+            self._containerd_store = may_use_containerd_store(self.engine.engine_api_version) and \
+                uses_containerd_store(self.info())
         return self._containerd_store
 
     def disk_usage(self, kinds: Iterable[str]) -> dict:

@@ -382,6 +382,17 @@ def prune_filter_sets(filters: Mapping[str, list], containerd_store: bool) -> li
 CONTAINERD_STORE_STATUS = ["driver-type", "io.containerd.snapshotter.v1"]
 
 
+# The containerd image store came with Docker 23.0 (API 1.42), behind the containerd-snapshotter feature (moby#43735).
+CONTAINERD_STORE_SINCE_API = (1, 42)
+
+
+def may_use_containerd_store(engine_api_version: Optional[str]) -> bool:
+    """Whether an engine of this (newest) API version can keep images in containerd; an older one (Docker 20.10,
+    Podman) is known to keep them in its graph driver without asking GET /info, which costs a task 10 ms or
+    more. An unknown version may."""
+    return engine_api_version is None or _version(engine_api_version) >= CONTAINERD_STORE_SINCE_API
+
+
 def uses_containerd_store(info: Any) -> bool:
     """Whether GET /info describes the containerd image store, where an image's id is the digest of its manifest
     (or index) instead of its config."""

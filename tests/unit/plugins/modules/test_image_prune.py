@@ -115,8 +115,9 @@ def test_run_prunes_once_and_check_mode_predicts_it(docker, prune):
     assert (again["changed"], again["reason"]) == (False, "no image matches")
 
 
-def test_run_on_the_containerd_store_prunes_images_without_the_negated_label_apart(docker, prune):
-    client, engine = docker
+def test_run_on_the_containerd_store_prunes_images_without_the_negated_label_apart(fake_engine, prune):
+    # Docker 28.5: only an engine of API 1.42 or later can keep its images in containerd.
+    client, engine = fake_engine(speaks="1.51")
     engine.on("GET", "/info", Reply(200, {"Driver": "overlayfs",
                                           "DriverStatus": [["driver-type", "io.containerd.snapshotter.v1"]]}))
     old = old_images(engine)
@@ -125,6 +126,17 @@ def test_run_on_the_containerd_store_prunes_images_without_the_negated_label_apa
     assert prunes == [{"until": ["2000"], "label": ["ci"], "label!": ["pin=y"]},
                       {"until": ["2000"], "label": ["ci"], "label!": ["pin"]}]
     assert (result["changed"], result["images_deleted"], result["space_reclaimed"]) == (True, [old], 100)
+
+
+def test_docker_20_10_is_not_asked_for_its_image_store(docker, prune):
+    # API 1.41 predates the containerd image store, so GET /info would answer what is already known.
+    client, engine = docker
+    engine.on("GET", "/info", Reply(200, {"Driver": "overlayfs",
+                                          "DriverStatus": [["driver-type", "io.containerd.snapshotter.v1"]]}))
+    old_images(engine)
+    prune(client, filters={"until": "2000", "label!": ["pin=y"]})
+    assert "/info" not in engine.paths("GET")
+    assert len([call for call in engine.requests if call.method == "POST"]) == 1
 
 
 def test_run_without_label_not_does_not_ask_for_the_image_store(docker, prune):
