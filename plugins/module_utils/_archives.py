@@ -60,19 +60,22 @@ class ArchiveImage:
 
     ``platforms`` pairs each platform the image names (``os/arch[/variant]``) with the digest of that platform's
     manifest (the config digest where the archive records no manifest); empty where the archive does not say.
-    A multi-platform image names every platform of its index, whether or not the archive holds its content.
+    A multi-platform image names every platform of its index, whether or not the archive holds its content;
+    ``carried`` are the pairs of the platforms of a multi-platform image whose manifest, config and layers the
+    archive holds (empty for any other image).
     """
 
     id: str
     tags: tuple[str, ...] = ()
     target: Optional[str] = None
     platforms: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    carried: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     def named_for(self, containerd_store: bool) -> "ArchiveImage":
         """This image under the id an engine gives it: the manifest (or index) digest on the containerd image
         store, where the archive records it, else the config digest."""
         if containerd_store and self.target:
-            return ArchiveImage(self.target, self.tags, self.target, self.platforms)
+            return ArchiveImage(self.target, self.tags, self.target, self.platforms, self.carried)
         return self
 
     def platform_digest(self, platform: str) -> Optional[str]:
@@ -252,7 +255,7 @@ def _with_index(images: list[ArchiveImage], indexed: list[ArchiveImage]) -> list
     if matched.count(None) == 1 and len(unmatched) == 1:
         matched[matched.index(None)] = unmatched[0]
     return [image if entry is None else ArchiveImage(image.id, image.tags, entry.target,
-                                                     entry.platforms or image.platforms)
+                                                     entry.platforms or image.platforms, entry.carried)
             for image, entry in zip(images, matched)]
 
 
@@ -365,6 +368,7 @@ def _images_from_index(archive: tarfile.TarFile, members: dict) -> list[ArchiveI
             # A multi-platform image: engines with the containerd store use the index digest as the image id.
             image_id = descriptor["digest"]
             platforms = _index_platforms(_optional_json(archive, members, blob))
+            carried = tuple(pair for pair in platforms if _holds_content(archive, members, pair[1]))
         elif media_type in _MANIFEST_MEDIA_TYPES:
             manifest = _read_json(archive, members, blob)
             layers = [_blob_path(layer.get("digest")) for layer in manifest.get("layers") or []]
@@ -374,10 +378,11 @@ def _images_from_index(archive: tarfile.TarFile, members: dict) -> list[ArchiveI
             platform = platform_name(descriptor.get("platform")) or platform_name(
                 _optional_json(archive, members, _blob_path(image_id)))
             platforms = ((platform, descriptor["digest"]),) if platform else ()
+            carried = ()
         else:
             raise InvalidArchive("index.json in the archive refers to {0!r}, which is not an image".format(media_type))
         tag = _tag_from_annotations(descriptor.get("annotations") or {})
-        images.append(ArchiveImage(image_id, (tag,) if tag else (), descriptor["digest"], platforms))
+        images.append(ArchiveImage(image_id, (tag,) if tag else (), descriptor["digest"], platforms, carried))
     return images
 
 
@@ -390,6 +395,17 @@ def _index_platforms(index: Any) -> tuple:
         if platform and descriptor.get("mediaType") in _MANIFEST_MEDIA_TYPES and descriptor.get("digest"):
             platforms.append((platform, descriptor["digest"]))
     return tuple(platforms)
+
+
+def _holds_content(archive: tarfile.TarFile, members: dict, manifest_digest: str) -> bool:
+    """Whether the archive holds a platform's manifest, config and layers: an export of a multi-platform image
+    names every platform of the index but carries only those whose content the image store had."""
+    try:
+        manifest = _read_json(archive, members, _blob_path(manifest_digest))
+        blobs = [manifest["config"]["digest"]] + [layer["digest"] for layer in manifest.get("layers") or []]
+        return all(_blob_path(blob) in members for blob in blobs)
+    except (InvalidArchive, KeyError, TypeError, AttributeError):
+        return False
 
 
 def _tag_from_annotations(annotations: dict) -> Optional[str]:
@@ -410,9 +426,12 @@ def merge_images(images: Iterable[ArchiveImage]) -> list[ArchiveImage]:
     tags: dict[str, set] = {}
     targets: dict[str, Optional[str]] = {}
     platforms: dict[str, set] = {}
+    carried: dict[str, set] = {}
     for image in images:
         tags.setdefault(image.id, set()).update(image.tags)
         targets[image.id] = targets.get(image.id) or image.target
         platforms.setdefault(image.id, set()).update(image.platforms)
-    return [ArchiveImage(image_id, tuple(sorted(tags[image_id])), targets[image_id], tuple(sorted(platforms[image_id])))
+        carried.setdefault(image.id, set()).update(image.carried)
+    return [ArchiveImage(image_id, tuple(sorted(tags[image_id])), targets[image_id], tuple(sorted(platforms[image_id])),
+                         tuple(sorted(carried[image_id])))
             for image_id in sorted(tags)]

@@ -32,6 +32,7 @@ from ansible_collections.moby.engine.plugins.module_utils._engines import (
     normalize_image_list,
     presence_platform,
     pushed_aux,
+    reports_manifest_availability,
     uses_containerd_store,
 )
 from ansible_collections.moby.engine.plugins.module_utils._errors import (
@@ -122,6 +123,14 @@ class EngineClient:
         """Inspect data of ``platform`` (JSON) of an image, where the engine can tell platforms apart; elsewhere the
         image's own data (the caller checks its platform)."""
         return self.inspect_image(name, platform=presence_platform(self.engine.api_version, platform))
+
+    def available_manifests(self, name: str) -> set[str] | None:
+        """Digests of the platform manifests of image ``name`` whose content the engine has, or None where the
+        engine cannot say (before API 1.48)."""
+        if not reports_manifest_availability(self.engine.api_version):
+            return None
+        image = self.inspect_image(name, manifests=True) or {}
+        return {entry.get("ID") for entry in image.get("Manifests") or [] if entry.get("Available")}
 
     def image_history(self, name: str, platform: str | None = None) -> list:
         entries = self.transport.get_json("/images/{0}/history".format(_path(name)), params={"platform": platform})

@@ -361,6 +361,12 @@ def presence_platform(api_version: str, platform: Optional[str]) -> Optional[str
     return platform if platform and _version(api_version) >= (1, 49) else None
 
 
+def reports_manifest_availability(api_version: str) -> bool:
+    """Whether GET /images/{name}/json?manifests=1 lists an image's platform manifests with whether their content
+    is present (``Available``): from API 1.48."""
+    return _version(api_version) >= (1, 48)
+
+
 def prune_filter_sets(filters: Mapping[str, list], containerd_store: bool) -> list:
     """The filters of the prunes that, one after the other, delete what one prune with ``filters`` deletes.
 

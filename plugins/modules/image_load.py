@@ -20,6 +20,9 @@ description:
   - The archive is opened once; the file checked is the file uploaded, even if O(path) is replaced meanwhile.
   - With O(platform), only that platform of each image is loaded; the images count as loaded when that platform's
     content is present with the archive's tags, whatever other platforms of them are present or not.
+  - Without O(platform), a multi-platform image on the containerd image store counts as loaded only when the
+    content of every platform the archive holds is present (so an engine that kept one platform of it loads the
+    archive again). This needs API 1.48; older engines with that store count the image as loaded once it exists.
 author:
   - moby.engine contributors (@moby-engine)
 extends_documentation_fragment:
@@ -169,12 +172,13 @@ def selected_platforms(archive_images: list, platform: str) -> dict:
 def engine_state(client, archive_images: list, platform: str | None = None, selected: dict | None = None,
                  containerd_store: bool = False) -> tuple:
     """({id: [archive tags the engine has for it], or None when it is absent}, [inspect data of the images
-    present]).
+    present], {id: [platforms the archive holds whose content the engine lacks]}).
 
     With ``platform`` an image counts as present only with that platform's content: on the containerd image store
     inspect with platform (API 1.49) answers 404 without it, and otherwise gives the platform manifest's digest as
-    Id, which must be the archive's; with the classic store the image is the one platform it has."""
-    state, present = {}, []
+    Id, which must be the archive's; with the classic store the image is the one platform it has. Without it a
+    multi-platform image counts as present only with the content of every platform the archive holds."""
+    state, present, lacking = {}, [], {}
     for archive_image in archive_images:
         if platform:
             image = client.inspect_image_for_platform(archive_image.id, platform_json(platform))
@@ -184,11 +188,23 @@ def engine_state(client, archive_images: list, platform: str | None = None, sele
                 image = None
         else:
             image = client.inspect_image(archive_image.id)
+            if image is not None and containerd_store and archive_image.carried:
+                lacking[archive_image.id] = _lacking_platforms(client, archive_image)
+                image = None if lacking[archive_image.id] else image
         repo_tags = (image or {}).get("RepoTags") or []
         state[archive_image.id] = None if image is None else [tag for tag in archive_image.tags if tag in repo_tags]
         if image is not None:
             present.append(image)
-    return state, present
+    return state, present, lacking
+
+
+def _lacking_platforms(client, archive_image: ArchiveImage) -> list:
+    """The platforms the archive holds of a multi-platform image whose content the engine lacks (none where the
+    engine cannot say)."""
+    available = client.available_manifests(archive_image.id)
+    if available is None:
+        return []
+    return [name for name, digest in archive_image.carried if digest not in available]
 
 
 def _is_archived_platform(image: dict, archive_image: ArchiveImage, platform: str, digest: str | None,
@@ -199,16 +215,22 @@ def _is_archived_platform(image: dict, archive_image: ArchiveImage, platform: st
     return image.get("Id") == archive_image.id and platform_matches(image, platform)
 
 
-def decide(before: dict, wanted: dict, platform: str | None = None) -> tuple:
+def decide(before: dict, wanted: dict, platform: str | None = None, lacking: dict | None = None) -> tuple:
     """The idempotency decision: (upload?, why). ``wanted`` is ``{id: [tags]}`` of the archive; ``before`` the
-    same for the engine, an id mapping to None when that image (with ``platform``: that platform of it) is absent.
+    same for the engine, an id mapping to None when that image (with ``platform``: that platform of it; without:
+    the content of the platforms the archive holds, ``lacking`` naming those missing) is absent.
 
-    Nothing is uploaded when every image exists with the same id (and the platform's content) and all the
+    Nothing is uploaded when every image exists with the same id (and the platforms' content) and all the
     archive's tags."""
     for image_id, tags in wanted.items():
         if before.get(image_id) is None:
             if platform:
                 return True, "the {0} platform of {1} is not present".format(platform, image_id)
+            missing_platforms = (lacking or {}).get(image_id)
+            if missing_platforms:
+                return True, "the {0} platform{1} of {2} {3} not present".format(
+                    ", ".join(missing_platforms), "s" if len(missing_platforms) > 1 else "", image_id,
+                    "are" if len(missing_platforms) > 1 else "is")
             return True, "image {0} is not present".format(image_id)
         missing = [tag for tag in tags if tag not in before[image_id]]
         if missing:
@@ -230,15 +252,15 @@ def run(task: Task) -> dict:
         archive_images = [image.named_for(store) for image in in_archive]
         selected = {named.id: selected.get(image.id) for named, image in zip(archive_images, in_archive)}
         wanted = {image.id: list(image.tags) for image in archive_images}
-        before, present = engine_state(client, archive_images, platform, selected, store)
+        before, present, lacking = engine_state(client, archive_images, platform, selected, store)
 
-        changed, reason = decide(before, wanted, platform)
+        changed, reason = decide(before, wanted, platform, lacking)
         loaded, after = [], before
         if changed and not check_mode:
             # The file just read, not whatever path names now.
             archive.seek(0)
             _summary, loaded = client.load_images(archive, quiet=params["quiet"], platform=platform_json(platform))
-            after, present = engine_state(client, archive_images, platform, selected, store)
+            after, present, _lacking = engine_state(client, archive_images, platform, selected, store)
         elif changed:
             after = wanted
     result = {

@@ -52,10 +52,11 @@ MANIFEST = {arch: digest(data) for arch, data in MANIFESTS.items()}
 ANNOTATIONS = {"io.containerd.image.name": NAME, "org.opencontainers.image.ref.name": "1"}
 
 
-def oci_archive(arch: str | None = None, name: str = NAME) -> bytes:
+def oci_archive(arch: str | None = None, name: str = NAME, content: tuple = tuple(PLATFORMS)) -> bytes:
     """``docker save`` of Docker 28's containerd store: the whole image (index.json names the index; manifest.json
-    the config of the engine's own platform only), or with ``arch`` that platform's manifest alone."""
-    arches = [arch] if arch else list(PLATFORMS)
+    the config of the engine's own platform only) with the blobs of the ``content`` platforms (those the store
+    had), or with ``arch`` that platform's manifest alone."""
+    arches = [arch] if arch else list(content)
     files = [("blobs/sha256/" + digest(data)[7:], data) for data in
              [LAYER] + [CONFIGS[each] for each in arches] + [MANIFESTS[each] for each in arches]]
     annotations = dict(ANNOTATIONS, **{"io.containerd.image.name": name})
@@ -65,7 +66,7 @@ def oci_archive(arch: str | None = None, name: str = NAME) -> bytes:
     else:
         files.append(("blobs/sha256/" + INDEX[7:], INDEX_BLOB))
         entry = {"mediaType": OCI_INDEX, "digest": INDEX, "size": len(INDEX_BLOB), "annotations": annotations}
-    config = CONFIGS[arch or "amd64"]
+    config = CONFIGS[arch or arches[0]]
     files += [("index.json", json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [entry]}).encode()),
               ("manifest.json", json.dumps([{"Config": "blobs/sha256/" + digest(config)[7:], "RepoTags": [name],
                                              "Layers": ["blobs/sha256/" + digest(LAYER)[7:]]}]).encode()),
@@ -107,8 +108,13 @@ class Store:
             return error(404, "image with reference {0} was found but does not provide the specified platform "
                               "(linux/{1})".format(NAME, arch))
         if arch is None:
-            return Reply(200, {"Id": INDEX, "RepoTags": [NAME], "Architecture": "amd64", "Os": "linux",
-                               "Descriptor": {"mediaType": OCI_INDEX, "digest": INDEX, "size": len(INDEX_BLOB)}})
+            image = {"Id": INDEX, "RepoTags": [NAME], "Architecture": "amd64", "Os": "linux",
+                     "Descriptor": {"mediaType": OCI_INDEX, "digest": INDEX, "size": len(INDEX_BLOB)}}
+            if record.query.get("manifests") == "1":
+                image["Manifests"] = [{"ID": MANIFEST[each], "Kind": "image", "Available": each in self.present,
+                                       "Descriptor": {"mediaType": OCI_MANIFEST, "digest": MANIFEST[each],
+                                                      "platform": PLATFORMS[each]}} for each in PLATFORMS]
+            return Reply(200, image)
         return Reply(200, dict({"Id": MANIFEST[arch], "RepoTags": [NAME], "Os": "linux",
                                 "Descriptor": {"mediaType": OCI_MANIFEST, "digest": MANIFEST[arch],
                                                "platform": PLATFORMS[arch]}},
@@ -180,6 +186,23 @@ def test_a_whole_multi_platform_archive_is_its_index_on_the_containerd_store(tmp
     assert image.named_for(True).id == INDEX
     assert image.platform_names() == ["linux/amd64", "linux/arm64/v8"]
     assert image.platform_digest("linux/arm64") == MANIFEST["arm64"]
+    assert image.carried == (("linux/amd64", MANIFEST["amd64"]), ("linux/arm64/v8", MANIFEST["arm64"]))
+    assert image.named_for(True).carried == image.carried
+
+
+def test_an_archive_of_a_store_holding_one_platform_carries_that_platform_alone(tmp_path):
+    # The index names both platforms; the store that exported it had (and the archive holds) arm64's content only.
+    path = tmp_path / "arm-content.tar"
+    path.write_bytes(oci_archive(content=("arm64",)))
+    (image,) = read_archive(str(path))
+    assert image.platform_names() == ["linux/amd64", "linux/arm64/v8"]
+    assert image.carried == (("linux/arm64/v8", MANIFEST["arm64"]),)
+
+
+def test_a_one_platform_archive_carries_no_platforms_of_an_index(tmp_path):
+    path = tmp_path / "arm.tar"
+    path.write_bytes(oci_archive("arm64"))
+    assert read_archive(str(path))[0].carried == ()
 
 
 # -- image_export --------------------------------------------------------------------------------------------------
@@ -301,6 +324,10 @@ def test_load_decision():
     assert decide({INDEX: [NAME]}, {INDEX: [NAME]}, "linux/arm64") == (
         False, "the linux/arm64 platform of every image of the archive is present with its tags")
     assert decide({INDEX: None}, {INDEX: [NAME]}) == (True, "image {0} is not present".format(INDEX))
+    assert decide({INDEX: None}, {INDEX: [NAME]}, lacking={INDEX: ["linux/amd64"]}) == (
+        True, "the linux/amd64 platform of {0} is not present".format(INDEX))
+    assert decide({INDEX: None}, {INDEX: [NAME]}, lacking={INDEX: ["linux/amd64", "linux/s390x"]}) == (
+        True, "the linux/amd64, linux/s390x platforms of {0} are not present".format(INDEX))
 
 
 def test_load_one_platform_then_a_rerun_uploads_nothing(fake_engine, load, archive):
@@ -362,6 +389,44 @@ def test_load_of_the_whole_archive_is_current_as_its_index(fake_engine, load, ar
     assert "platform" not in engine.last("POST").query
     again = load(client, path=archive)
     assert (again["changed"], again["reason"]) == (False, "every image of the archive is present with its tags")
+
+
+def test_load_of_the_whole_archive_again_when_a_platform_it_holds_is_missing(fake_engine, load, archive):
+    # The store kept arm64 alone: the image exists under its index, but the archive's amd64 content is not there.
+    client, engine = fake_engine(speaks="1.51")
+    store = Store(engine, present=("arm64",))
+    predicted = load(client, check_mode=True, path=archive)
+    assert (predicted["changed"], predicted["reason"]) == (
+        True, "the linux/amd64 platform of {0} is not present".format(INDEX))
+    assert predicted["diff"] == {"before": {INDEX: None}, "after": {INDEX: [NAME]}}
+    assert engine.mutations() == []
+    result = load(client, path=archive)
+    assert (result["changed"], result["reason"], result["diff"]) == (True, predicted["reason"], predicted["diff"])
+    assert (store.loads, store.present) == ([None], {"amd64", "arm64"})
+    again = load(client, path=archive)
+    assert (again["changed"], again["reason"]) == (False, "every image of the archive is present with its tags")
+    assert again["image"]["Id"] == INDEX and "Manifests" not in again["image"]
+    assert len(engine.mutations()) == 1
+
+
+def test_load_of_an_archive_holding_only_the_present_platform_is_current(fake_engine, load, tmp_path):
+    client, engine = fake_engine(speaks="1.51")
+    Store(engine, present=("arm64",))
+    path = tmp_path / "arm-content.tar"
+    path.write_bytes(oci_archive(content=("arm64",)))
+    result = load(client, path=str(path))
+    assert (result["changed"], result["reason"]) == (False, "every image of the archive is present with its tags")
+    assert engine.mutations() == []
+
+
+def test_before_api_1_48_a_present_multi_platform_image_counts_as_loaded(fake_engine, load, archive):
+    # Docker 27 with the containerd store cannot list which platforms' content it has (documented).
+    client, engine = fake_engine(speaks="1.47")
+    Store(engine, present=("arm64",))
+    result = load(client, path=archive)
+    assert (result["changed"], result["reason"]) == (False, "every image of the archive is present with its tags")
+    assert all("manifests" not in request.query for request in engine.requests)
+    assert engine.mutations() == []
 
 
 # -- API 1.48 (Docker 28.0): platform is sent with export and load, but inspect cannot select a platform -----------
