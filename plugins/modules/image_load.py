@@ -51,6 +51,10 @@ options:
       - An archive whose images do not name that platform fails before anything is uploaded. (The engine would
         load an archive holding one platform's manifest whatever platform is asked for, giving its tags to that
         platform.)
+      - The engine keeps only the loaded platform's content of an image it loads with a platform (seen on Docker
+        28.5 with the containerd image store, which deletes the other platforms' content within seconds). So when
+        the engine holds content of other platforms of that image, the task fails before anything is uploaded,
+        naming them; leave O(platform) unset to load every platform the archive holds.
       - Needs engine API 1.48 (Docker 28.0 or later) and an image store that keeps several platforms of an image
         (the containerd image store); older engines and Podman fail naming the option and their version, before
         anything is uploaded. With API 1.48 itself the engine cannot say whether one platform is present, so the
@@ -134,7 +138,7 @@ image:
     RepoTags: [registry.example.com/team/app:2.3.1]
 """
 
-from ansible_collections.moby.engine.plugins.module_utils._archives import ArchiveImage, read_archive
+from ansible_collections.moby.engine.plugins.module_utils._archives import ArchiveImage, is_platform, read_archive
 from ansible_collections.moby.engine.plugins.module_utils._common import Task, run_module
 from ansible_collections.moby.engine.plugins.module_utils._engines import Requirement
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput
@@ -207,6 +211,24 @@ def _lacking_platforms(client, archive_image: ArchiveImage) -> list:
     return [name for name, digest in archive_image.carried if digest not in available]
 
 
+def refuse_dropping_platforms(client, archive_images: list, platform: str) -> None:
+    """Refuse a load of ``platform`` that would cost the engine the content of the images' other platforms.
+
+    Loaded with a platform, an image keeps that platform's content alone: the engine (Docker 28.5, containerd
+    image store) lets the content of the platforms it already had be deleted, so a load of linux/arm64 into an
+    image with linux/amd64 present leaves amd64 unavailable seconds later."""
+    for archive_image in archive_images:
+        available = client.available_manifests(archive_image.id) if archive_image.platforms else None
+        kept = sorted(name for name, digest in archive_image.platforms
+                      if digest in (available or ()) and not is_platform(name, platform))
+        if kept:
+            raise InvalidInput(
+                "loading only {0} of {1} would delete the content of {2} that the engine holds for it (the engine "
+                "keeps only the loaded platform of an image); leave platform unset to load every platform the "
+                "archive holds; nothing was loaded".format(
+                    platform, ", ".join(archive_image.tags) or archive_image.id, ", ".join(kept)))
+
+
 def _is_archived_platform(image: dict, archive_image: ArchiveImage, platform: str, digest: str | None,
                           containerd_store: bool) -> bool:
     if containerd_store:
@@ -255,6 +277,8 @@ def run(task: Task) -> dict:
         before, present, lacking = engine_state(client, archive_images, platform, selected, store)
 
         changed, reason = decide(before, wanted, platform, lacking)
+        if changed and platform and store:
+            refuse_dropping_platforms(client, archive_images, platform)
         loaded, after = [], before
         if changed and not check_mode:
             # The file just read, not whatever path names now.

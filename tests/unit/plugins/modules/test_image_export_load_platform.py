@@ -129,7 +129,8 @@ class Store:
     def load(self, record):
         arch = self._platform(record)
         self.loads.append(arch)
-        self.present = (self.present or set()) | ({arch} if arch else set(PLATFORMS))
+        # As Docker 28.5 does: an image loaded with a platform keeps that platform's content alone.
+        self.present = {arch} if arch else set(PLATFORMS)
         return stream({"stream": "Loaded image: {0}\n".format(NAME)})
 
 
@@ -353,15 +354,25 @@ def test_load_one_platform_then_a_rerun_uploads_nothing(fake_engine, load, archi
     assert len(engine.mutations()) == 1
 
 
-def test_load_of_another_platform_is_a_change_though_the_image_is_present(fake_engine, load, archive):
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_load_of_a_platform_is_refused_while_the_engine_holds_another(fake_engine, load, archive, check_mode):
+    # Loading amd64 alone would leave the image with amd64's content only: the engine would delete arm64's.
     client, engine = fake_engine(speaks="1.51")
     store = Store(engine, present=("arm64",))
-    predicted = load(client, check_mode=True, path=archive, platform="linux/amd64")
-    assert (predicted["changed"], predicted["diff"]["before"]) == (True, {INDEX: None})
-    assert engine.mutations() == []
-    result = load(client, path=archive, platform="linux/amd64")
-    assert (result["changed"], store.present, store.loads) == (True, {"amd64", "arm64"}, ["amd64"])
-    assert result["diff"] == predicted["diff"]
+    with pytest.raises(InvalidInput) as exc:
+        load(client, check_mode=check_mode, path=archive, platform="linux/amd64")
+    assert str(exc.value) == (
+        "loading only linux/amd64 of {0} would delete the content of linux/arm64/v8 that the engine holds for it (the "
+        "engine keeps only the loaded platform of an image); leave platform unset to load every platform the archive "
+        "holds; nothing was loaded".format(NAME))
+    assert engine.mutations() == [] and store.present == {"arm64"}
+
+
+def test_load_of_a_platform_the_engine_alone_holds_is_current_and_not_refused(fake_engine, load, archive):
+    client, engine = fake_engine(speaks="1.51")
+    Store(engine, present=("arm64",))
+    result = load(client, path=archive, platform="linux/arm64")
+    assert (result["changed"], engine.mutations()) == (False, [])
 
 
 @pytest.mark.parametrize("arch, platform, holds", [
@@ -443,7 +454,13 @@ def test_api_1_48_cannot_tell_a_platform_present_so_every_run_acts(fake_engine, 
     assert export(client, path=str(tmp_path / "arm.tar"), platform="linux/arm64")["changed"] is True
     assert len(gets(engine)) == 2
 
-    # Both platforms are present, but the answer is the index's: not known to hold arm64.
-    result = load(client, path=archive, platform="linux/arm64")
-    assert (result["changed"], result["diff"]["before"]) == (True, {INDEX: None})
-    assert store.loads == ["arm64"]
+    # With both platforms present, a load of arm64 would delete amd64's content: refused (manifests, API 1.48).
+    with pytest.raises(InvalidInput):
+        load(client, path=archive, platform="linux/arm64")
+    assert store.loads == []
+    # With arm64 alone present, the answer is the index's: not known to hold arm64, so it is loaded every run.
+    store.present = {"arm64"}
+    for _run in range(2):
+        result = load(client, path=archive, platform="linux/arm64")
+        assert (result["changed"], result["diff"]["before"]) == (True, {INDEX: None})
+    assert store.loads == ["arm64", "arm64"]
