@@ -124,13 +124,20 @@ class EngineClient:
         image's own data (the caller checks its platform)."""
         return self.inspect_image(name, platform=presence_platform(self.engine.api_version, platform))
 
-    def available_manifests(self, name: str) -> set[str] | None:
-        """Digests of the platform manifests of image ``name`` whose content the engine has, or None where the
-        engine cannot say (before API 1.48)."""
+    def available_platforms(self, name: str) -> dict[str, str] | None:
+        """``{manifest digest: os/arch[/variant]}`` of the platforms of image ``name`` whose content the engine has
+        (attestations left out), or None where the engine cannot say (before API 1.48)."""
         if not reports_manifest_availability(self.engine.api_version):
             return None
-        image = self.inspect_image(name, manifests=True) or {}
-        return {entry.get("ID") for entry in image.get("Manifests") or [] if entry.get("Available")}
+        # Here, not at the top: image_prune, engine_info and the other modules that never name a platform do not
+        # load _references at start.
+        from ansible_collections.moby.engine.plugins.module_utils._references import platform_name
+        available = {}
+        for entry in (self.inspect_image(name, manifests=True) or {}).get("Manifests") or []:
+            platform = platform_name((entry.get("Descriptor") or {}).get("platform"))
+            if entry.get("Kind") == "image" and entry.get("Available") and platform:
+                available[entry.get("ID")] = platform
+        return available
 
     def image_history(self, name: str, platform: str | None = None) -> list:
         entries = self.transport.get_json("/images/{0}/history".format(_path(name)), params={"platform": platform})

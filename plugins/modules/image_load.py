@@ -205,7 +205,7 @@ def engine_state(client, archive_images: list, platform: str | None = None, sele
 def _lacking_platforms(client, archive_image: ArchiveImage) -> list:
     """The platforms the archive holds of a multi-platform image whose content the engine lacks (none where the
     engine cannot say)."""
-    available = client.available_manifests(archive_image.id)
+    available = client.available_platforms(archive_image.id)
     if available is None:
         return []
     return [name for name, digest in archive_image.carried if digest not in available]
@@ -218,9 +218,8 @@ def refuse_dropping_platforms(client, archive_images: list, platform: str) -> No
     image store) lets the content of the platforms it already had be deleted, so a load of linux/arm64 into an
     image with linux/amd64 present leaves amd64 unavailable seconds later."""
     for archive_image in archive_images:
-        available = client.available_manifests(archive_image.id) if archive_image.platforms else None
-        kept = sorted(name for name, digest in archive_image.platforms
-                      if digest in (available or ()) and not is_platform(name, platform))
+        available = client.available_platforms(archive_image.id) if archive_image.platforms else None
+        kept = sorted(name for name in (available or {}).values() if not is_platform(name, platform))
         if kept:
             raise InvalidInput(
                 "loading only {0} of {1} would delete the content of {2} that the engine holds for it (the engine "

@@ -165,7 +165,6 @@ from ansible_collections.moby.engine.plugins.module_utils._references import (
     looks_like_image_id,
     parse_image_name,
     platform_json,
-    platform_name,
     tagged_name,
 )
 from ansible_collections.moby.engine.plugins.module_utils._retry import (
@@ -252,10 +251,7 @@ def refuse_shared(task: Task, name: str, present: dict) -> None:
     removed = {platform: layers for platform, (_encoded, layers) in present.items()}
     encoded_removed = {encoded for encoded, _layers in present.values()}
     kept = {}
-    for manifest in task.client.inspect_image(name, manifests=True).get("Manifests") or []:
-        text = platform_name((manifest.get("Descriptor") or {}).get("platform"))
-        if manifest.get("Kind") != "image" or not manifest.get("Available") or not text:
-            continue
+    for text in (task.client.available_platforms(name) or {}).values():
         encoded = platform_json(text)
         if encoded in encoded_removed:
             continue
