@@ -361,6 +361,18 @@ def presence_platform(api_version: str, platform: Optional[str]) -> Optional[str
     return platform if platform and _version(api_version) >= (1, 49) else None
 
 
+# containerd's answer (Docker 28.5, containerd image store) to a removal whose transaction raced another task's
+# change to the same content, such as two images sharing blobs removed at once; nothing was committed.
+_RACED_REMOVAL = "consistency error: data changed during operation, retry"
+# How many times such a removal is sent in all.
+RACED_REMOVAL_ATTEMPTS = 3
+
+
+def removal_raced(message: str) -> bool:
+    """Whether a failed DELETE /images/{name} raced another change in containerd and may simply be sent again."""
+    return _RACED_REMOVAL in message
+
+
 def reports_manifest_availability(api_version: str) -> bool:
     """Whether GET /images/{name}/json?manifests=1 lists an image's platform manifests with whether their content
     is present (``Available``): from API 1.48."""

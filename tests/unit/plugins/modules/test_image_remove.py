@@ -11,7 +11,12 @@ import json
 import pytest
 
 from ansible_collections.moby.engine.plugins.module_utils._common import check_requirements
-from ansible_collections.moby.engine.plugins.module_utils._errors import Conflict, InvalidInput, UnsupportedApiVersion
+from ansible_collections.moby.engine.plugins.module_utils._errors import (
+    Conflict,
+    EngineAPIError,
+    InvalidInput,
+    UnsupportedApiVersion,
+)
 from ansible_collections.moby.engine.plugins.modules.image_remove import (
     OPTIONS,
     REQUIRES,
@@ -63,6 +68,31 @@ def test_remove_only_tag_deletes_image(docker, remove):
                               "after": {"exists": False}}
     assert engine.images == {}
     assert remove(client)["changed"] is False
+
+
+RACED = "failed to delete image: consistency error: data changed during operation, retry"
+
+
+def test_a_removal_that_raced_in_containerd_is_sent_again(docker, remove):
+    # Docker 28.5's containerd store, two images sharing content removed at once: nothing committed, retry asked.
+    client, engine = docker
+    engine.add_image("app:1", image_id=IMAGE_ID)
+    engine.on("DELETE", "/images/app:1", error(500, RACED), times=2)
+    result = remove(client)
+    assert [call.method for call in engine.requests].count("DELETE") == 3
+    assert (result["changed"], result["deleted"], engine.images) == (True, [IMAGE_ID], {})
+
+
+@pytest.mark.parametrize("message, attempts", [(RACED, 3), ("conflict: unable to delete (image is in use)", 1)])
+def test_a_removal_failing_otherwise_or_racing_every_time_fails(docker, remove, message, attempts):
+    client, engine = docker
+    engine.add_image("app:1", image_id=IMAGE_ID)
+    engine.on("DELETE", "/images/app:1", error(500, message))
+    with pytest.raises(EngineAPIError) as exc:
+        remove(client)
+    assert exc.value.message == message
+    assert [call.method for call in engine.requests].count("DELETE") == attempts
+    assert IMAGE_ID in engine.images
 
 
 def test_remove_one_of_several_tags_keeps_image(docker, remove):
