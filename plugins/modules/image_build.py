@@ -118,9 +118,12 @@ options:
     type: bool
     default: true
   forcerm:
-    description: Remove intermediate containers even when the build fails.
+    description:
+      - Remove intermediate containers even when the build fails.
+      - The default differs from the docker CLI's C(--force-rm=false) so that a failed task leaves no stopped
+        container behind. Set V(false) to keep the failed step's container for debugging.
     type: bool
-    default: false
+    default: true
   squash:
     description: Squash the new layers into one. Needs an engine with experimental features enabled.
     type: bool
@@ -300,7 +303,7 @@ OPTIONS = {
     "nocache": {"type": "bool", "default": False},
     "pull": {"type": "bool", "default": False},
     "rm": {"type": "bool", "default": True},
-    "forcerm": {"type": "bool", "default": False},
+    "forcerm": {"type": "bool", "default": True},
     "squash": {"type": "bool"},
     "shm_size": {"type": "raw"},
     "memory": {"type": "raw"},
