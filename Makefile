@@ -90,13 +90,16 @@ units-floor: venv collection
 # Sequential on purpose (also under make -j): sanity, then units, then integration.
 # scripts/host-net-guard.sh records the host's interfaces and addresses once the system engine runs
 # (starting it, on a machine where none answered, creates docker0: that is the machine's own set-up) and
-# fails the run when the steps (which start extra dockerds) made one vanish or appear; it checks even
-# after a failed step.
+# fails the run when the steps (which start extra dockerds) made one vanish or appear; scripts/engine-guard.sh
+# does the same for the system engine's containers, images, volumes and networks. Both check even after a
+# failed step.
 test:
 	$(MAKE) --no-print-directory engine
 	@scripts/host-net-guard.sh snapshot $(BUILD)/host-net.before
+	@scripts/engine-guard.sh snapshot $(BUILD)/engine.before
 	@rc=0; $(MAKE) --no-print-directory test-steps || rc=$$?; \
-	  scripts/host-net-guard.sh check $(BUILD)/host-net.before || rc=1; exit $$rc
+	  scripts/host-net-guard.sh check $(BUILD)/host-net.before || rc=1; \
+	  scripts/engine-guard.sh check $(BUILD)/engine.before || rc=1; exit $$rc
 
 test-steps:
 	$(MAKE) --no-print-directory sanity
