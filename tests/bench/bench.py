@@ -505,6 +505,20 @@ def bench_export_load(config: dict) -> dict:
         name = "moby-bench/export-load:{0}".format(label)
         archive = {who: archives / "{0}-{1}.tar".format(label, who) for who in ("cli", "module", "community")}
         import_random_image(config, name, size)
+        # Every load reads this one archive, so that the loads differ in the loader alone: an archive left by
+        # image_export is partly out of the page cache (its writeback hint drops pages already written to disk,
+        # see _transport._start_writeback), and loading it measured the disk too (about 0.5 s at 1 GiB).
+        loaded = archives / "{0}-loaded.tar".format(label)
+        timed_docker(config, "save", "-o", str(loaded), name)
+
+        def removed_after(export, who: str):
+            """``export``, then its archive removed: every export then starts with the same files on the disk.
+            While each iteration's archives were kept until the next one, its first export (whichever contender
+            made it) took about 4.5 s at 1 GiB and the others about 6.5 s; with this, no position stands out."""
+            def export_then_remove() -> None:
+                export()
+                archive[who].unlink()
+            return export_then_remove
 
         def module_run(module: str, options: dict) -> None:
             operation = module.split("_")[1]
@@ -530,29 +544,23 @@ def bench_export_load(config: dict) -> dict:
 
         def cli_load() -> None:
             remove_images(config, name)
-            measured(results, label + "_cli_load_s", seconds(timed_docker(config, "load", "-i", str(archive["cli"]))))
+            measured(results, label + "_cli_load_s", seconds(timed_docker(config, "load", "-i", str(loaded))))
 
-        # Every load reads the same archive, docker save's, so that the loads differ in the loader alone: an
-        # archive left by image_export is partly out of the page cache (its writeback hint drops pages already
-        # written to disk, see _transport._start_writeback), and loading it measured the disk too (about 0.5 s at
-        # 1 GiB).
         def module_load() -> None:
             remove_images(config, name)
-            module_run("image_load", {"path": str(archive["cli"])})
+            module_run("image_load", {"path": str(loaded)})
 
         def community_load() -> None:
             remove_images(config, name)
-            community_run("docker_image_load", {"path": str(archive["cli"])})
+            community_run("docker_image_load", {"path": str(loaded)})
 
         for rep in range(ITERATIONS):
-            for path in archive.values():
-                path.unlink(missing_ok=True)  # an archive already in place would make the export a no-op
-            exports = [after_sync(cli_save), after_sync(partial(module_run, "image_export", {
-                "name": [name], "path": str(archive["module"])}))]
+            exports = [after_sync(removed_after(cli_save, "cli")), after_sync(removed_after(partial(
+                module_run, "image_export", {"name": [name], "path": str(archive["module"])}), "module"))]
             loads = [cli_load, module_load]
             if community:
-                exports.append(after_sync(partial(community_run, "docker_image_export", {
-                    "names": [name], "path": str(archive["community"])})))
+                exports.append(after_sync(removed_after(partial(community_run, "docker_image_export", {
+                    "names": [name], "path": str(archive["community"])}), "community")))
                 loads.append(community_load)
             in_turn(rep, exports)
             in_turn(rep, loads)
