@@ -155,8 +155,8 @@ def in_turn(iteration: int, measures: list) -> None:
 
 def after_sync(measure):
     """``measure``, started once the dirty pages of what ran before are on disk: an export that does not fsync
-    (docker save -o, community.docker) leaves up to its whole archive to be written back, which would otherwise
-    slow down whichever export comes next."""
+    (docker save -o, community.docker) leaves up to its whole archive to be written back, and a pull its layers,
+    which would otherwise slow down whichever export or pull comes next."""
     def measure_after_sync() -> None:
         os.sync()
         measure()
@@ -474,10 +474,12 @@ def bench_push_pull(config: dict) -> dict:
             for name in names.values():
                 import_random_image(config, name, size_mib * MIB)
             for operation, rerun in (("push", {}), ("pull", {"pull": "always"})):
-                measures = [partial(cli, operation, names["cli"]),
-                            partial(module_run, "image_" + operation, names["module"], rerun)]
+                # After a sync, as the exports: a pull leaves its layers' data to be written back, which slowed the
+                # pulls after it (the first pull of an iteration was the fastest, whoever made it).
+                measures = [after_sync(partial(cli, operation, names["cli"])),
+                            after_sync(partial(module_run, "image_" + operation, names["module"], rerun))]
                 if community:
-                    measures.append(partial(community_run, operation, names["community"]))
+                    measures.append(after_sync(partial(community_run, operation, names["community"])))
                 in_turn(rep, measures)
                 remove_images(config, *names.values())
     finally:
