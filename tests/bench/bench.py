@@ -474,8 +474,9 @@ def bench_push_pull(config: dict) -> dict:
             for name in names.values():
                 import_random_image(config, name, size_mib * MIB)
             for operation, rerun in (("push", {}), ("pull", {"pull": "always"})):
-                # After a sync, as the exports: a pull leaves its layers' data to be written back, which slowed the
-                # pulls after it (the first pull of an iteration was the fastest, whoever made it).
+                # After a sync, as the exports: a pull leaves its layers' data to be written back, which the next
+                # measure would otherwise wait on. The first pull of an iteration stays the fastest, whoever makes it,
+                # with the sync too (cause unknown); in_turn rotates who goes first.
                 measures = [after_sync(partial(cli, operation, names["cli"])),
                             after_sync(partial(module_run, "image_" + operation, names["module"], rerun))]
                 if community:
