@@ -43,7 +43,7 @@ from ansible_collections.moby.engine.plugins.module_utils._errors import (
     InvalidInput,
     NotFound,
 )
-from ansible_collections.moby.engine.plugins.module_utils._transport import Engine, EngineConfig, Transport
+from ansible_collections.moby.engine.plugins.module_utils._transport import Engine, EngineConfig, Transport, Writable
 
 if TYPE_CHECKING:
     # In annotations only: the progress stream parser is imported by the requests that stream (Transport.stream),
@@ -205,7 +205,7 @@ class EngineClient:
             answer["ImagesDeleted"] = normalize_deleted(answer["ImagesDeleted"], self.engine.identity)
         return answer
 
-    def export_images(self, names: list[str], destination: IO[bytes], platform: str | None = None) -> int:
+    def export_images(self, names: list[str], destination: Writable, platform: str | None = None) -> int:
         """Bytes written; ``platform`` (JSON OCI platform, API 1.48) exports that platform alone."""
         if len(names) == 1:
             return self.transport.download("/images/{0}/get".format(_path(names[0])), destination,

@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
+import mmap
 import os
 import re
 import signal
@@ -19,6 +21,11 @@ from typing import IO, Any, Optional
 from ansible_collections.moby.engine.plugins.module_utils._errors import Interrupted, InvalidInput, MobyEngineError
 
 HASH_CHUNK_SIZE = 1024 * 1024
+# DiskWriter's unit of direct writes: a whole number of pages and of any disk's logical block (512 B to 4 KiB).
+DIRECT_BLOCK_SIZE = 4 * 1024 * 1024
+DIRECT_ALIGNMENT = 4096
+# Where direct writes are refused, the kernel is asked to start the writeback after each this many bytes.
+WRITEBACK_INTERVAL = 64 * 1024 * 1024
 _SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?$", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4, "p": 1024 ** 5}
 
@@ -120,7 +127,7 @@ class AtomicFile:
         check_path(path)
         self.path = path
         self.temp_path = ""
-        self.file: IO[bytes]
+        self.file: DiskWriter
         self._committed = False
         self._previous_sigterm: Any = None
 
@@ -137,7 +144,7 @@ class AtomicFile:
                 dir=directory, prefix=".{0}.".format(os.path.basename(self.path)), suffix=".part")
         except OSError as exc:
             raise FileWriteError("cannot create a file in {0}: {1}".format(directory, exc.strerror or exc))
-        self.file = os.fdopen(descriptor, "wb")
+        self.file = DiskWriter(descriptor)
         if threading.current_thread() is threading.main_thread():
             self._previous_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
         return self
@@ -181,6 +188,126 @@ class AtomicFile:
         if isinstance(exc, OSError) and not isinstance(exc, MobyEngineError):
             # Writing the data failed (a full disk, a quota): say which file, keep the cause.
             raise FileWriteError("cannot write {0}: {1}".format(self.path, exc.strerror or exc)) from exc
+
+
+class DiskWriter:
+    """The writer of AtomicFile's new file: the bytes go to the disk as they come (O_DIRECT), not into the page cache.
+
+    Why: filling the page cache with an archive cost more system time than receiving it, and the time varied by
+    run (1 GiB: 0.8 to 3 s of system time for docker save -o on the 2-core machine of issue 16, against 0.3 s
+    written direct). Direct writes need an aligned buffer, offset and length, so the bytes are gathered in a
+    page-aligned DIRECT_BLOCK_SIZE buffer; flush() writes its unaligned tail without O_DIRECT. A file system or
+    platform that refuses O_DIRECT (tmpfs, some FUSE and network file systems, macOS) gets plain writes, with
+    the writeback started along the way so that the fsync at commit has little left to write.
+    """
+
+    def __init__(self, descriptor: int) -> None:
+        self.descriptor = descriptor
+        self.direct = _set_direct(descriptor, True)
+        self._buffer = mmap.mmap(-1, DIRECT_BLOCK_SIZE) if self.direct else None
+        self._filled = 0
+        self._unsynced = 0
+
+    def fileno(self) -> int:
+        return self.descriptor
+
+    def write(self, data: bytes) -> int:
+        if self._buffer is None:
+            self._write_through(memoryview(data))
+            return len(data)
+        pending = memoryview(data)
+        while pending:
+            taken = min(len(pending), DIRECT_BLOCK_SIZE - self._filled)
+            self._buffer[self._filled:self._filled + taken] = pending[:taken]
+            self._filled += taken
+            pending = pending[taken:]
+            if self._filled == DIRECT_BLOCK_SIZE:
+                self._write_block(DIRECT_BLOCK_SIZE)
+        return len(data)
+
+    def flush(self) -> None:
+        """Write everything buffered. The file's end is seldom aligned, so later writes go without O_DIRECT."""
+        if self._buffer is None:
+            return
+        filled = self._filled
+        aligned = filled - filled % DIRECT_ALIGNMENT
+        if aligned:
+            self._write_block(aligned)
+        tail = self._buffer[aligned:filled]
+        self._buffer = None
+        self._stop_direct()
+        _write_all(self.descriptor, memoryview(tail))
+
+    def close(self) -> None:
+        if self.descriptor < 0:
+            return
+        try:
+            self.flush()
+        finally:
+            # Closed once only: a descriptor number closed twice may by then belong to another file.
+            descriptor, self.descriptor = self.descriptor, -1
+            os.close(descriptor)
+
+    def _write_block(self, length: int) -> None:
+        block = memoryview(self._buffer)[:length]
+        try:
+            _write_all(self.descriptor, block)
+        except OSError as exc:
+            # Some file systems take the flag and refuse the write; a refused direct write wrote nothing.
+            if exc.errno != errno.EINVAL or not self.direct:
+                raise
+            self._stop_direct()
+            _write_all(self.descriptor, block)
+        self._filled = 0
+
+    def _stop_direct(self) -> None:
+        if self.direct:
+            _set_direct(self.descriptor, False)
+            self.direct = False
+
+    def _write_through(self, data: memoryview) -> None:
+        _write_all(self.descriptor, data)
+        self._unsynced += len(data)
+        if self._unsynced >= WRITEBACK_INTERVAL:
+            _start_writeback(self.descriptor, self._unsynced)
+            self._unsynced = 0
+
+
+def _set_direct(descriptor: int, direct: bool) -> bool:
+    """Turn O_DIRECT on or off for an open file; False where the platform or the file system has no such mode."""
+    flag = getattr(os, "O_DIRECT", 0)
+    if not flag:
+        return False
+    flags = fcntl.fcntl(descriptor, fcntl.F_GETFL)
+    try:
+        fcntl.fcntl(descriptor, fcntl.F_SETFL, flags | flag if direct else flags & ~flag)
+    except OSError:
+        if direct:
+            return False
+        raise
+    return direct
+
+
+def _write_all(descriptor: int, data: memoryview) -> None:
+    # A regular file writes short only when it cannot take more (a full disk): the next write says why.
+    while data:
+        data = data[os.write(descriptor, data):]
+
+
+def _start_writeback(descriptor: int, length: int) -> None:
+    """Ask the kernel to start writing the last ``length`` bytes written to disk, not waiting for it.
+
+    posix_fadvise(DONTNEED) starts the writeback of dirty pages and drops only pages already clean, which the
+    pages just written mostly are not. Best effort: without posix_fadvise, the fsync at commit does it all.
+    """
+    fadvise = getattr(os, "posix_fadvise", None)
+    if fadvise is None:
+        return
+    try:
+        end = os.lseek(descriptor, 0, os.SEEK_CUR)
+        fadvise(descriptor, max(end - length, 0), length, os.POSIX_FADV_DONTNEED)
+    except OSError:
+        pass
 
 
 def _mode_for(old: Optional[os.stat_result]) -> int:

@@ -12,13 +12,12 @@ negotiates the API version once, producing the ``Engine`` record every versioned
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 import traceback
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 from urllib.parse import quote, urlsplit
 
 from ansible_collections.moby.engine.plugins.module_utils._engines import (
@@ -70,9 +69,14 @@ MIN_API_VERSION = "1.41"
 MAX_API_VERSION = "1.51"
 DEFAULT_TIMEOUT = 60
 STREAM_CHUNK_SIZE = 64 * 1024
-# A download into a file asks the kernel to start writing it to disk after each this many bytes (see download).
-WRITEBACK_INTERVAL = 64 * 1024 * 1024
 _VERSION_RE = re.compile(r"^\d+\.\d+$")
+
+
+class Writable(Protocol):
+    """Where a download goes: a binary file, an in-memory file, or _files.DiskWriter."""
+
+    def write(self, data: bytes) -> int:
+        ...
 
 
 def version_tuple(version: str) -> tuple[int, ...]:
@@ -460,46 +464,19 @@ class Transport:
             raise EngineUnreachable("the connection to the engine at {0} broke off: {1}".format(
                 self.config.docker_host, _reason(exc)))
 
-    def download(self, path: str, destination: IO[bytes], params: Mapping[str, Any] | None = None) -> int:
+    def download(self, path: str, destination: Writable, params: Mapping[str, Any] | None = None) -> int:
         """Stream a binary response into ``destination``; return the byte count.
 
         The chunks are written as they come (64 KiB reads: larger ones measured slower, the copies falling out
-        of the CPU cache). Every WRITEBACK_INTERVAL bytes the kernel is asked to start writing what arrived to
-        disk, so that the fsync making an archive durable (AtomicFile.commit) finds little left to do.
+        of the CPU cache); how they reach the disk is the destination's business (_files.DiskWriter).
         """
-        written = started = 0
+        written = 0
         response = self.request("GET", path, params=params, stream=True)
         with response:
             for chunk in self._iter_chunks(response):
                 destination.write(chunk)
                 written += len(chunk)
-                if written - started >= WRITEBACK_INTERVAL:
-                    _start_writeback(destination, written - started)
-                    started = written
         return written
-
-
-def _start_writeback(destination: IO[bytes], length: int) -> None:
-    """Ask the kernel to start writing the last ``length`` bytes written to ``destination`` to disk, not waiting.
-
-    posix_fadvise(DONTNEED) starts the writeback of dirty pages and drops only pages already clean, which the
-    pages just written mostly are not: they stay cached. Best effort: a destination without a descriptor (an
-    in-memory file) or a platform without posix_fadvise is left to the final fsync alone.
-    """
-    fadvise = getattr(os, "posix_fadvise", None)
-    if fadvise is None:
-        return
-    try:
-        descriptor = destination.fileno()
-    except (AttributeError, OSError, ValueError):
-        return
-    # A failing flush is a failing write (a full disk): it is raised, as the next write would raise it.
-    destination.flush()
-    try:
-        end = os.lseek(descriptor, 0, os.SEEK_CUR)
-        fadvise(descriptor, max(end - length, 0), length, os.POSIX_FADV_DONTNEED)
-    except OSError:
-        pass
 
 
 def _ssh() -> Any:

@@ -77,6 +77,10 @@ notes:
     the link points to instead.
   - The new archive is written to disk (C(fsync)) before it is renamed over the old one, and the directory
     after the rename, so that after a crash O(path) holds the old archive or the complete new one.
+  - Where the file system allows it, the archive goes straight to the disk (C(O_DIRECT)), not through the page
+    cache, which is faster and leaves the host's cache to its other work; reading the archive soon after (with
+    M(moby.engine.image_load), say) then reads it from the disk. Elsewhere (tmpfs, some FUSE and network file
+    systems) it is written through the cache.
 seealso:
   - module: moby.engine.image_load
 """

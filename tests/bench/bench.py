@@ -509,8 +509,8 @@ def bench_export_load(config: dict) -> dict:
         archive = {who: archives / "{0}-{1}.tar".format(label, who) for who in ("cli", "module", "community")}
         import_random_image(config, name, size)
         # Every load reads this one archive, so that the loads differ in the loader alone: an archive left by
-        # image_export is partly out of the page cache (its writeback hint drops pages already written to disk,
-        # see _transport._start_writeback), and loading it measured the disk too (about 0.5 s at 1 GiB).
+        # image_export is not in the page cache (it goes straight to the disk, see _files.DiskWriter), and
+        # loading it would measure the disk too (about 0.5 s at 1 GiB when part of it was out of the cache).
         loaded = archives / "{0}-loaded.tar".format(label)
         timed_docker(config, "save", "-o", str(loaded), name)
 

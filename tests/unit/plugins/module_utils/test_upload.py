@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """How archives travel: a file goes out as the body of POST /images/load with its length, in large reads; an
-export is written as it arrives, the kernel asked along the way to start writing it to disk."""
+export is written as it arrives."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import io
 
 import pytest
 
-from ansible_collections.moby.engine.plugins.module_utils import _transport
 from ansible_collections.moby.engine.plugins.module_utils._client import UPLOAD_CHUNK_SIZE, _Upload, _upload_body
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput
+from ansible_collections.moby.engine.plugins.module_utils._files import AtomicFile
 from ansible_collections.moby.engine.tests.unit.plugins.fake_engine import Reply
 
 
@@ -69,24 +69,19 @@ def test_an_iterable_goes_out_as_it_is():
     assert _upload_body(chunks) is chunks
 
 
-def test_an_export_into_a_file_starts_its_writeback_along_the_way(docker, tmp_path, monkeypatch):
+def test_an_export_into_a_new_archive_arrives_whole(docker, tmp_path):
     client, engine = docker
-    engine.on("GET", "/images/app:1/get", Reply(200, chunks=[b"a" * 40, b"b" * 40, b"c" * 40, b"d" * 10]))
-    monkeypatch.setattr(_transport, "WRITEBACK_INTERVAL", 64)
-    advised = []
-    monkeypatch.setattr(_transport.os, "posix_fadvise", lambda fd, offset, length, advice: advised.append(
-        (offset, length, advice)), raising=False)
-    with open(tmp_path / "archive.tar", "wb") as destination:
-        assert client.export_images(["app:1"], destination) == 130
-    # Once, after 80 bytes (the first chunk boundary past 64); the 50 bytes after it are left to the fsync.
-    assert advised == [(0, 80, _transport.os.POSIX_FADV_DONTNEED)]
-    assert (tmp_path / "archive.tar").read_bytes() == b"a" * 40 + b"b" * 40 + b"c" * 40 + b"d" * 10
+    chunks = [b"a" * 40, b"b" * 5000, b"c" * 4096, b"d" * 10]
+    engine.on("GET", "/images/app:1/get", Reply(200, chunks=chunks))
+    with AtomicFile(str(tmp_path / "archive.tar")) as target:
+        assert client.export_images(["app:1"], target.file) == 9146
+        target.commit()
+    assert (tmp_path / "archive.tar").read_bytes() == b"".join(chunks)
 
 
-def test_an_export_into_memory_is_written_all_the_same(docker, monkeypatch):
+def test_an_export_into_memory_is_written_all_the_same(docker):
     client, engine = docker
     engine.on("GET", "/images/app:1/get", Reply(200, chunks=[b"a" * 100, b"b" * 100]))
-    monkeypatch.setattr(_transport, "WRITEBACK_INTERVAL", 64)
     destination = io.BytesIO()
     assert client.export_images(["app:1"], destination) == 200
     assert destination.getvalue() == b"a" * 100 + b"b" * 100
