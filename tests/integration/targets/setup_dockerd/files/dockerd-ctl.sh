@@ -115,8 +115,27 @@ case "$cmd" in
   crash)
     pid=$(daemon_pid)
     [ -n "$pid" ] || die "no dockerd runs for $state"
+    containerd=$(cat "$(run_dir)/exec/containerd/containerd.pid" 2>/dev/null || true)
     kill -KILL "$pid"
     wait_gone "$pid" 10 || die "dockerd $pid survived SIGKILL"
+    # Docker 20.10 has its containerd killed when dockerd dies (parent-death signal). Until that containerd
+    # is reaped, a restarted dockerd takes it for a live one (kill -0 succeeds on a zombie) and waits for
+    # its socket in vain; a CI run once failed the restart with "timeout waiting for containerd to start".
+    # So wait for it here, and say in the task's output what it was doing. A zombie is dead: its pid file
+    # goes, so that dockerd starts a new containerd. One still running after 5 s is left to dockerd, which
+    # reuses a live containerd.
+    if [ -n "$containerd" ] && [ -d "/proc/$containerd" ]; then
+      printf 'dockerd-ctl: containerd %s after the crash: %s\n' "$containerd" \
+        "$(ps -o stat=,wchan:32=,comm= -p "$containerd" 2>/dev/null || echo gone)" >&2
+      if ! wait_gone "$containerd" 5; then
+        if [ "$(ps -o stat= -p "$containerd" 2>/dev/null | cut -c1)" = Z ]; then
+          echo "dockerd-ctl: containerd $containerd is a zombie; removing its pid file" >&2
+          rm -f "$(run_dir)/exec/containerd/containerd.pid"
+        else
+          echo "dockerd-ctl: containerd $containerd still runs; dockerd will reuse it" >&2
+        fi
+      fi
+    fi
     ;;
   destroy)
     pid=$(daemon_pid)
