@@ -179,8 +179,8 @@ class AtomicFile:
             signal.signal(signal.SIGTERM, self._previous_sigterm)
         if self._committed:
             return
-        # Closing flushes buffered data, which fails again on a full disk; the file is deleted either way.
-        for cleanup in (self.file.close, lambda: os.unlink(self.temp_path)):
+        # The file is deleted, so what is still buffered is not written (on a full disk it would fail again).
+        for cleanup in (self.file.discard, lambda: os.unlink(self.temp_path)):
             try:
                 cleanup()
             except OSError:
@@ -247,6 +247,11 @@ class DiskWriter:
             # Closed once only: a descriptor number closed twice may by then belong to another file.
             descriptor, self.descriptor = self.descriptor, -1
             os.close(descriptor)
+
+    def discard(self) -> None:
+        """Close without writing what is buffered: the file is about to be deleted."""
+        self._buffer = None
+        self.close()
 
     def _write_block(self, length: int) -> None:
         block = memoryview(self._buffer)[:length]

@@ -76,13 +76,13 @@ def test_the_file_goes_out_in_whole_aligned_blocks_then_its_tail(tmp_path, small
 def test_a_file_system_without_direct_writes_gets_plain_writes_and_early_writeback(tmp_path, monkeypatch, writes):
     real_fcntl = fcntl.fcntl
 
-    def refuse_direct(descriptor, command, *args):
+    def refuse_direct_mode(descriptor, command, *args):
         if command == fcntl.F_SETFL and args[0] & os.O_DIRECT:
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
         return real_fcntl(descriptor, command, *args)
 
     advised = []
-    monkeypatch.setattr(_files.fcntl, "fcntl", refuse_direct)
+    monkeypatch.setattr(_files.fcntl, "fcntl", refuse_direct_mode)
     monkeypatch.setattr(_files, "WRITEBACK_INTERVAL", 10000)
     monkeypatch.setattr(_files.os, "posix_fadvise", lambda descriptor, offset, length, advice: advised.append(
         (offset, length, advice)), raising=False)
@@ -99,13 +99,13 @@ def test_a_refused_direct_write_is_written_again_plainly(tmp_path, small_blocks,
     real_write = os.write
     refused = []
 
-    def refuse_direct(descriptor, data):
+    def refuse_direct_write(descriptor, data):
         if fcntl.fcntl(descriptor, fcntl.F_GETFL) & os.O_DIRECT:
             refused.append(len(data))
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
         return real_write(descriptor, data)
 
-    monkeypatch.setattr(_files.os, "write", refuse_direct)
+    monkeypatch.setattr(_files.os, "write", refuse_direct_write)
     writer = write_archive(tmp_path / "out.tar")
     assert (tmp_path / "out.tar").read_bytes() == b"".join(CHUNKS)
     assert not writer.direct
@@ -113,7 +113,10 @@ def test_a_refused_direct_write_is_written_again_plainly(tmp_path, small_blocks,
 
 
 def test_a_full_disk_during_a_direct_write_fails_and_leaves_nothing(tmp_path, small_blocks, monkeypatch):
+    attempts = []
+
     def disk_full(descriptor, data):
+        attempts.append(len(data))
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     (tmp_path / "out.tar").write_bytes(b"old")
@@ -125,6 +128,8 @@ def test_a_full_disk_during_a_direct_write_fails_and_leaves_nothing(tmp_path, sm
             target.commit()
     assert os.listdir(str(tmp_path)) == ["out.tar"]
     assert (tmp_path / "out.tar").read_bytes() == b"old"
+    # The first block's write failed; what was still buffered was dropped with the file, not written.
+    assert attempts == [2 * _files.DIRECT_ALIGNMENT]
 
 
 def test_writes_after_a_flush_continue_the_file(tmp_path, small_blocks):

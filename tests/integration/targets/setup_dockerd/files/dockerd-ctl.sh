@@ -115,7 +115,8 @@ case "$cmd" in
   crash)
     pid=$(daemon_pid)
     [ -n "$pid" ] || die "no dockerd runs for $state"
-    containerd=$(cat "$(run_dir)/exec/containerd/containerd.pid" 2>/dev/null || true)
+    containerd_pidfile="$(run_dir)/exec/containerd/containerd.pid"
+    containerd=$(cat "$containerd_pidfile" 2>/dev/null || true)
     kill -KILL "$pid"
     wait_gone "$pid" 10 || die "dockerd $pid survived SIGKILL"
     # Docker 20.10 has its containerd killed when dockerd dies (parent-death signal). Until that containerd
@@ -130,7 +131,7 @@ case "$cmd" in
       if ! wait_gone "$containerd" 5; then
         if [ "$(ps -o stat= -p "$containerd" 2>/dev/null | cut -c1)" = Z ]; then
           echo "dockerd-ctl: containerd $containerd is a zombie; removing its pid file" >&2
-          rm -f "$(run_dir)/exec/containerd/containerd.pid"
+          rm -f "$containerd_pidfile"
         else
           echo "dockerd-ctl: containerd $containerd still runs; dockerd will reuse it" >&2
         fi
