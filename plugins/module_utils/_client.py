@@ -40,47 +40,26 @@ from ansible_collections.moby.engine.plugins.module_utils._engines import (
 from ansible_collections.moby.engine.plugins.module_utils._errors import (
     AuthenticationFailed,
     EngineAPIError,
-    InvalidInput,
     NotFound,
 )
-from ansible_collections.moby.engine.plugins.module_utils._transport import Engine, EngineConfig, Transport, Writable
+from ansible_collections.moby.engine.plugins.module_utils._transport import (
+    UPLOAD_CHUNK_SIZE,
+    Engine,
+    EngineConfig,
+    FileUpload,
+    Transport,
+    Writable,
+)
 
 if TYPE_CHECKING:
     # In annotations only: the progress stream parser is imported by the requests that stream (Transport.stream),
     # not by every task (module start cost, issue #16).
     from ansible_collections.moby.engine.plugins.module_utils._stream import ProgressSummary
 
-# Request bodies read from a file (image_load) are sent in pieces of this size.
-UPLOAD_CHUNK_SIZE = 1024 * 1024
-
-
-class _Upload:
-    """A file sent as a request body: with its length (Content-Length), in reads of UPLOAD_CHUNK_SIZE or more.
-
-    Given the file itself, urllib3 and http.client read and send 16 KiB (or 8 KiB) at a time; sent as an
-    iterator, every piece went out as a chunk of the chunked transfer encoding, copied once more to frame it.
-    This object has the length requests looks for (``len``) and answers every read with at least
-    UPLOAD_CHUNK_SIZE bytes (less only at the end), so the body goes out in 1 MiB writes, unframed.
-    """
-
-    def __init__(self, archive: IO[bytes]) -> None:
-        self._archive = archive
-        self.len = self._left = max(os.fstat(archive.fileno()).st_size - archive.tell(), 0)
-
-    def read(self, size: int | None = -1) -> bytes:
-        # Never more than the announced length, and never less before the end: a file that grew or shrank
-        # meanwhile would otherwise desynchronise the connection or leave the engine waiting for the rest.
-        wanted = self._left if size is None or size < 0 else min(max(size, UPLOAD_CHUNK_SIZE), self._left)
-        data = self._archive.read(wanted) if wanted else b""
-        if wanted and not data:
-            raise InvalidInput("the archive got shorter while it was being sent ({0} bytes were missing)".format(
-                self._left))
-        self._left -= len(data)
-        return data
-
 
 def _upload_body(archive: IO[bytes] | Iterable[bytes]) -> Any:
-    """The request body for an upload: a regular file as an _Upload, any other stream in UPLOAD_CHUNK_SIZE chunks."""
+    """The request body for an upload: a regular file as a FileUpload, any other stream in UPLOAD_CHUNK_SIZE
+    chunks."""
     if not hasattr(archive, "read"):
         return archive
     try:
@@ -89,7 +68,7 @@ def _upload_body(archive: IO[bytes] | Iterable[bytes]) -> Any:
         # io.BytesIO and other in-memory files have no descriptor (UnsupportedOperation is an OSError).
         regular = False
     if regular:
-        return _Upload(archive)
+        return FileUpload(archive)
     return iter(partial(archive.read, UPLOAD_CHUNK_SIZE), b"")
 
 
@@ -216,8 +195,6 @@ class EngineClient:
                     platform: str | None = None) -> tuple:
         """(progress summary, names the engine says it loaded); ``platform`` (JSON OCI platform, API 1.48) loads
         that platform alone."""
-        # A file goes out with its length in UPLOAD_CHUNK_SIZE writes (see _Upload): given the file itself,
-        # urllib3 writes 16 KiB at a time, which made loading a 512 MiB archive about 20% slower (make bench).
         summary = self.transport.stream("POST", "/images/load", params={"quiet": quiet, "platform": platform},
                                         headers={"Content-Type": "application/x-tar"}, data=_upload_body(archive))
         return summary, loaded_names(summary.log)
@@ -230,7 +207,7 @@ class EngineClient:
             return self.transport.stream("POST", "/images/create", params=query)
         query["fromSrc"] = "-"
         return self.transport.stream("POST", "/images/create", params=query,
-                                     headers={"Content-Type": "application/octet-stream"}, data=source)
+                                     headers={"Content-Type": "application/octet-stream"}, data=_upload_body(source))
 
     # -- builds ----------------------------------------------------------
 

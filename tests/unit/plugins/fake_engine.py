@@ -826,7 +826,8 @@ def _read_body(data: Any) -> Any:
         return data
     if hasattr(data, "read"):
         return data.read()
-    return b"".join(data)
+    # As http.client's send does, an item that is not bytes (a FileSpan) is iterated for its bytes.
+    return b"".join(item if isinstance(item, bytes) else b"".join(item) for item in data)
 
 
 def _filters(text: Optional[str], known: tuple) -> tuple:

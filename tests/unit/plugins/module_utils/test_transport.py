@@ -392,8 +392,17 @@ def test_real_tls_session_without_verification():
 
 def test_real_unix_session():
     unixsocket = pytest.importorskip("requests_unixsocket")
-    transport = Transport(EngineConfig(docker_host="unix:///var/run/docker.sock"))
-    assert isinstance(transport._new_session(), unixsocket.Session)
+    transport = Transport(EngineConfig(docker_host="unix:///var/run/docker.sock", timeout=17))
+    session = transport._new_session()
+    # Proxy variables name hosts; the socket is none, and must not be sent through one.
+    assert session.trust_env is False
+    adapter = session.get_adapter("http+unix://%2Fvar%2Frun%2Fdocker.sock/v1.41/images/json")
+    assert isinstance(adapter, _transport.OnePoolAdapter)
+    assert isinstance(adapter.pool, unixsocket.adapters.UnixHTTPConnectionPool)
+    assert (adapter.pool.socket_path, adapter.pool.timeout) == ("http+unix://%2Fvar%2Frun%2Fdocker.sock", 17)
+    connection = adapter.pool._new_conn()
+    assert isinstance(connection, _transport.SendfileConnection)
+    assert isinstance(connection, unixsocket.adapters.UnixHTTPConnection)
 
 
 # -- EngineConfig ------------------------------------------------------------
