@@ -33,6 +33,7 @@ from ansible_collections.moby.engine.plugins.module_utils._engines import (
     presence_platform,
     pushed_aux,
     RACED_REMOVAL_ATTEMPTS,
+    deleted_meanwhile,
     removal_raced,
     reports_manifest_availability,
     uses_containerd_store,
@@ -150,13 +151,16 @@ class EngineClient:
     def remove_image(self, name: str, force: bool = False, noprune: bool = False,
                      platforms: list[str] | None = None) -> list:
         """DELETE /images/{name}; ``platforms`` (JSON OCI platforms, API 1.50) removes only their content. A removal
-        that raced another change of the same content in containerd is sent again (see ``removal_raced``)."""
+        that raced another change of the same content in containerd is sent again (see ``removal_raced``); one whose
+        image another removal deleted meanwhile raises NotFound, as on newer engines (see ``deleted_meanwhile``)."""
         for attempt in range(1, RACED_REMOVAL_ATTEMPTS + 1):
             try:
                 response = self.transport.request("DELETE", "/images/{0}".format(_path(name)), params={
                     "force": force, "noprune": noprune, "platforms": platforms or None})
                 break
             except EngineAPIError as exc:
+                if deleted_meanwhile(exc.message):
+                    raise NotFound(exc.message)
                 if attempt == RACED_REMOVAL_ATTEMPTS or not removal_raced(exc.message):
                     raise
         return normalize_deleted(self.transport.json_of(response, "DELETE", "/images/{name}"), self.engine.identity)

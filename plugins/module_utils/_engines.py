@@ -373,6 +373,18 @@ def removal_raced(message: str) -> bool:
     return _RACED_REMOVAL in message
 
 
+# Docker 20.10's classic image store when two removals each took the last name of one image away at once (two names
+# of it removed in parallel): the later one untags its name, then finds the image already deleted by the other and
+# answers 500 with this. Later engines answer 404 (the image store's error became a NotFound).
+_DELETED_MEANWHILE_RE = re.compile(r"unrecognized image ID sha256:[0-9a-f]{64}")
+
+
+def deleted_meanwhile(message: str) -> bool:
+    """Whether a failed DELETE /images/{name} found its image deleted by a removal running at the same time: the
+    name and the image are gone, as asked."""
+    return bool(_DELETED_MEANWHILE_RE.search(message))
+
+
 def reports_manifest_availability(api_version: str) -> bool:
     """Whether GET /images/{name}/json?manifests=1 lists an image's platform manifests with whether their content
     is present (``Available``): from API 1.48."""

@@ -20,6 +20,7 @@ from ansible_collections.moby.engine.plugins.module_utils._engines import (
     EngineIdentity,
     _path_match,
     config_as_changes,
+    deleted_meanwhile,
     explain_error,
     familiar_name,
     identify_engine,
@@ -217,3 +218,14 @@ def test_prune_label_not_offered_from_podman_5_4(engine, lacks):
     assert bool(lacking_feature(engine, "prune_label_not")) is lacks
     # What Podman lacks in every version stays lacking.
     assert bool(lacking_feature(engine, "build_cache")) is engine.is_podman
+
+
+@pytest.mark.parametrize("message, deleted", [
+    # Docker 20.10's image store, the image deleted by a concurrent removal.
+    ("unrecognized image ID sha256:" + "a" * 64, True),
+    # Its other refusal names an image it cannot read: not known to be gone.
+    ("unrecognized image sha256:{0}, open /var/lib/docker/image: no such file".format("a" * 64), False),
+    ("conflict: unable to delete {0} (must be forced)".format("a" * 12), False),
+])
+def test_deleted_meanwhile(message, deleted):
+    assert deleted_meanwhile(message) is deleted

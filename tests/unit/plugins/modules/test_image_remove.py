@@ -15,6 +15,7 @@ from ansible_collections.moby.engine.plugins.module_utils._errors import (
     Conflict,
     EngineAPIError,
     InvalidInput,
+    NotFound,
     UnsupportedApiVersion,
 )
 from ansible_collections.moby.engine.plugins.modules.image_remove import (
@@ -81,6 +82,22 @@ def test_a_removal_that_raced_in_containerd_is_sent_again(docker, remove):
     result = remove(client)
     assert [call.method for call in engine.requests].count("DELETE") == 3
     assert (result["changed"], result["deleted"], engine.images) == (True, [IMAGE_ID], {})
+
+
+def test_a_name_whose_image_another_removal_deleted_meanwhile_counts_as_removed(docker, remove):
+    # Docker 20.10, two names of one image removed in parallel: both took the last name away, and the later removal,
+    # having untagged its name, found the image deleted by the other one.
+    client, engine = docker
+    engine.add_image("app:1", "app:2", image_id=IMAGE_ID)
+    engine.on("DELETE", "/images/app:2", error(500, "unrecognized image ID " + IMAGE_ID))
+    result = remove(client, name=["app:1", "app:2"], parallel=1)
+    assert [call.path for call in engine.requests if call.method == "DELETE"] == ["/images/app:1", "/images/app:2"]
+    assert result["changed"] is True
+    assert [item["name"] for item in result["results"]] == ["app:1", "app:2"]
+    assert result["diff"][1] == {"before": {"exists": True, "id": IMAGE_ID, "tags": ["app:2"], "digests": []},
+                                 "after": {"exists": False}}
+    with pytest.raises(NotFound, match="unrecognized image ID " + IMAGE_ID):
+        client.remove_image("app:2")
 
 
 @pytest.mark.parametrize("message, attempts", [(RACED, 3), ("conflict: unable to delete (image is in use)", 1)])
