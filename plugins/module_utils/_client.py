@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
@@ -34,6 +35,7 @@ from ansible_collections.moby.engine.plugins.module_utils._engines import (
     pushed_aux,
     RACED_REMOVAL_ATTEMPTS,
     deleted_meanwhile,
+    raced_removal_wait,
     removal_raced,
     reports_manifest_availability,
     uses_containerd_store,
@@ -163,6 +165,7 @@ class EngineClient:
                     raise NotFound(exc.message)
                 if attempt == RACED_REMOVAL_ATTEMPTS or not removal_raced(exc.message):
                     raise
+                time.sleep(raced_removal_wait(attempt))
         return normalize_deleted(self.transport.json_of(response, "DELETE", "/images/{name}"), self.engine.identity)
 
     def push_image(self, repository: str, tag: str | None, auth_header: str,

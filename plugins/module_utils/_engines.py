@@ -19,6 +19,7 @@ Version gates live here too: ``MISSING_FEATURES`` says what each kind of engine 
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -364,13 +365,23 @@ def presence_platform(api_version: str, platform: Optional[str]) -> Optional[str
 # containerd's answer (Docker 28.5, containerd image store) to a removal whose transaction raced another task's
 # change to the same content, such as two images sharing blobs removed at once; nothing was committed.
 _RACED_REMOVAL = "consistency error: data changed during operation, retry"
-# How many times such a removal is sent in all.
-RACED_REMOVAL_ATTEMPTS = 3
+# How many times such a removal is sent in all, and the wait before the second attempt (doubled for each next one).
+RACED_REMOVAL_ATTEMPTS = 5
+RACED_REMOVAL_WAIT = 0.1
 
 
 def removal_raced(message: str) -> bool:
     """Whether a failed DELETE /images/{name} raced another change in containerd and may simply be sent again."""
     return _RACED_REMOVAL in message
+
+
+def raced_removal_wait(attempt: int) -> float:
+    """Seconds to wait before sending a raced removal again after ``attempt`` attempts.
+
+    Sent again at once, parallel removals of images sharing content raced each other again, three times in a row
+    (CI, Docker 28.5): the transaction that changed the content had not ended. The random factor keeps removals
+    that failed together from coming back together."""
+    return RACED_REMOVAL_WAIT * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
 
 
 # Docker 20.10's classic image store when two removals each took the last name of one image away at once (two names

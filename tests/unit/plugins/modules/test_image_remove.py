@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -74,7 +75,15 @@ def test_remove_only_tag_deletes_image(docker, remove):
 RACED = "failed to delete image: consistency error: data changed during operation, retry"
 
 
-def test_a_removal_that_raced_in_containerd_is_sent_again(docker, remove):
+@pytest.fixture
+def waits(monkeypatch):
+    """The seconds the client slept, instead of sleeping them."""
+    slept = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    return slept
+
+
+def test_a_removal_that_raced_in_containerd_is_sent_again_after_a_wait(docker, remove, waits):
     # Docker 28.5's containerd store, two images sharing content removed at once: nothing committed, retry asked.
     client, engine = docker
     engine.add_image("app:1", image_id=IMAGE_ID)
@@ -82,6 +91,9 @@ def test_a_removal_that_raced_in_containerd_is_sent_again(docker, remove):
     result = remove(client)
     assert [call.method for call in engine.requests].count("DELETE") == 3
     assert (result["changed"], result["deleted"], engine.images) == (True, [IMAGE_ID], {})
+    # 0.1 s, then 0.2 s, each times a random factor from 0.5 to 1.5.
+    assert len(waits) == 2
+    assert 0.05 <= waits[0] <= 0.15 and 0.1 <= waits[1] <= 0.3
 
 
 def test_a_name_whose_image_another_removal_deleted_meanwhile_counts_as_removed(docker, remove):
@@ -100,8 +112,8 @@ def test_a_name_whose_image_another_removal_deleted_meanwhile_counts_as_removed(
         client.remove_image("app:2")
 
 
-@pytest.mark.parametrize("message, attempts", [(RACED, 3), ("conflict: unable to delete (image is in use)", 1)])
-def test_a_removal_failing_otherwise_or_racing_every_time_fails(docker, remove, message, attempts):
+@pytest.mark.parametrize("message, attempts", [(RACED, 5), ("conflict: unable to delete (image is in use)", 1)])
+def test_a_removal_failing_otherwise_or_racing_every_time_fails(docker, remove, waits, message, attempts):
     client, engine = docker
     engine.add_image("app:1", image_id=IMAGE_ID)
     engine.on("DELETE", "/images/app:1", error(500, message))
@@ -109,6 +121,7 @@ def test_a_removal_failing_otherwise_or_racing_every_time_fails(docker, remove, 
         remove(client)
     assert exc.value.message == message
     assert [call.method for call in engine.requests].count("DELETE") == attempts
+    assert len(waits) == attempts - 1
     assert IMAGE_ID in engine.images
 
 
