@@ -13,9 +13,10 @@ from __future__ import annotations
 import os
 import re
 import stat
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import partial
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -26,6 +27,7 @@ from ansible_collections.moby.engine.plugins.module_utils._engines import (
     import_query,
     list_digests_param,
     loaded_names,
+    loses_concurrent_name_changes,
     may_use_containerd_store,
     normalize_deleted,
     normalize_history,
@@ -82,6 +84,7 @@ class EngineClient:
         self.transport = Transport(config)
         self.config = config
         self._containerd_store: bool | None = None
+        self._name_change_lock = threading.Lock()
 
     @property
     def engine(self) -> Engine:
@@ -89,6 +92,13 @@ class EngineClient:
 
     def close(self) -> None:
         self.transport.close()
+
+    def _name_change_turn(self) -> AbstractContextManager:
+        """Held while a tag or a removal changes an image's names: on an engine that loses concurrent changes to one
+        image's names (``loses_concurrent_name_changes``), this task's threads take turns."""
+        if loses_concurrent_name_changes(self.engine.identity):
+            return self._name_change_lock
+        return nullcontext()
 
     # -- images ----------------------------------------------------------
 
@@ -147,18 +157,21 @@ class EngineClient:
                                          headers={"X-Registry-Auth": auth_header})
 
     def tag_image(self, source: str, repository: str, tag: str) -> None:
-        self.transport.request("POST", "/images/{0}/tag".format(_path(source)),
-                               params={"repo": repository, "tag": tag})
+        with self._name_change_turn():
+            self.transport.request("POST", "/images/{0}/tag".format(_path(source)),
+                                   params={"repo": repository, "tag": tag})
 
     def remove_image(self, name: str, force: bool = False, noprune: bool = False,
                      platforms: list[str] | None = None) -> list:
         """DELETE /images/{name}; ``platforms`` (JSON OCI platforms, API 1.50) removes only their content. A removal
         that raced another change of the same content in containerd is sent again (see ``removal_raced``); one whose
-        image another removal deleted meanwhile raises NotFound, as on newer engines (see ``deleted_meanwhile``)."""
+        image another removal deleted meanwhile raises NotFound, as on newer engines (see ``deleted_meanwhile``).
+        Removals take turns where the engine loses concurrent changes to names (see ``_name_change_turn``)."""
         for attempt in range(1, RACED_REMOVAL_ATTEMPTS + 1):
             try:
-                response = self.transport.request("DELETE", "/images/{0}".format(_path(name)), params={
-                    "force": force, "noprune": noprune, "platforms": platforms or None})
+                with self._name_change_turn():
+                    response = self.transport.request("DELETE", "/images/{0}".format(_path(name)), params={
+                        "force": force, "noprune": noprune, "platforms": platforms or None})
                 break
             except EngineAPIError as exc:
                 if deleted_meanwhile(exc.message):

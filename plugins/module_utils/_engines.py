@@ -471,6 +471,7 @@ MISSING_FEATURES = {
         "build_cache": "the engine's build cache (POST /build/prune)",
         "pull_all_tags": "a pull of every tag (Podman's service pulls only :latest)",
         "prune_label_not": "a prune that honours 'label!' (Podman would delete the images it should keep)",
+        "concurrent_name_changes": "changes to one image's names made at the same time (Podman loses some)",
     },
 }
 # Features of MISSING_FEATURES that a later version of the engine offers: the first version seen to offer it.
@@ -478,8 +479,17 @@ OFFERED_FROM = {
     PODMAN: {
         # Podman 4.3 deletes the images 'label!' names; 5.4 keeps them (make test-podman5 runs image_prune).
         "prune_label_not": (5, 4),
+        # Podman 4.3 rewrites an image's whole list of names for each tag and untag, unguarded: of 4 or 8 tags (or
+        # removals of names) of one image sent at once, 17 of 80 tags and 28 of 80 untags were lost while every
+        # request answered success. Podman 5.4 lost none of 200 of each (Docker 20.10 none of 80).
+        "concurrent_name_changes": (5, 4),
     },
 }
+
+
+def loses_concurrent_name_changes(engine: EngineIdentity) -> bool:
+    """Whether a task must send its changes to one image's names (tags, removals of names) one at a time."""
+    return lacking_feature(engine, "concurrent_name_changes") is not None
 
 
 def lacking_feature(engine: EngineIdentity, feature: str) -> Optional[str]:

@@ -49,6 +49,8 @@ options:
     description:
       - How many names of O(name) are removed at the same time (1 or more).
       - Names of the same image may then be removed in any order; the result lists them in the order given.
+      - On Podman before 5.4, which can lose one of two changes to an image's names made at once, the names are
+        removed one at a time.
     type: int
     default: 4
   platforms:

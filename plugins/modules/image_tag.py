@@ -43,7 +43,10 @@ options:
     default: overwrite
     aliases: [existing_images]
   parallel:
-    description: How many targets are looked up and tagged at the same time (1 or more).
+    description:
+      - How many targets are looked up and tagged at the same time (1 or more).
+      - On Podman before 5.4, which can lose one of two tags of an image made at once, the tags are made one at a
+        time.
     type: int
     default: 4
 seealso:

@@ -242,6 +242,28 @@ class FakeEngine:
         or a callable taking the Request) ahead of the state, ``times`` times or always."""
         self._scripted.append([method, re.compile(path + "$"), reply, times])
 
+    def count_overlaps(self, method: str, path: str, wait: float = 0.3) -> list:
+        """Answer ``method path`` from the state, but outside the engine's lock, after waiting up to ``wait``
+        seconds for another such request to arrive; the list returned gets, for each request as it arrives, how
+        many are in flight (a value above 1 shows that requests overlapped)."""
+        in_flight = threading.Condition()
+        active = [0]
+        arrivals: list = []
+
+        def answer(record: Request) -> Reply:
+            with in_flight:
+                active[0] += 1
+                arrivals.append(active[0])
+                arrived = len(arrivals)
+                in_flight.notify_all()
+                in_flight.wait_for(lambda: len(arrivals) > arrived, timeout=wait)
+                active[0] -= 1
+            with self._lock:
+                return self._answer(record)
+
+        self.on(method, path, answer)
+        return arrivals
+
     # -- reading state -----------------------------------------------------
 
     def image(self, name: str) -> Optional[dict]:

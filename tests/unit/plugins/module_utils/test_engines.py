@@ -25,6 +25,7 @@ from ansible_collections.moby.engine.plugins.module_utils._engines import (
     familiar_name,
     identify_engine,
     lacking_feature,
+    loses_concurrent_name_changes,
     normalize_history,
     normalize_image,
     normalize_image_list,
@@ -229,3 +230,15 @@ def test_prune_label_not_offered_from_podman_5_4(engine, lacks):
 ])
 def test_deleted_meanwhile(message, deleted):
     assert deleted_meanwhile(message) is deleted
+
+
+@pytest.mark.parametrize("engine, loses", [
+    # Measured: Podman 4.3 lost tags and untags of one image sent at once; 5.4 and Docker lost none.
+    (EngineIdentity(PODMAN, "4.3.1"), True),
+    (EngineIdentity(PODMAN, "5.4.2"), False),
+    (EngineIdentity(PODMAN, ""), True),
+    (EngineIdentity(DOCKER, "20.10.24+dfsg1"), False),
+    (EngineIdentity(DOCKER, ""), False),
+])
+def test_concurrent_name_changes_take_turns_on_podman_before_5_4(engine, loses):
+    assert loses_concurrent_name_changes(engine) is loses

@@ -28,6 +28,7 @@ from ansible_collections.moby.engine.plugins.modules.image_remove import (
     shared_layers,
     validate,
 )
+from ansible_collections.moby.engine.tests.unit.plugins import fake_engine as fake_engine_module
 from ansible_collections.moby.engine.tests.unit.plugins.fake_engine import Reply, error, sha
 
 IMAGE_ID = sha("app")
@@ -110,6 +111,26 @@ def test_a_name_whose_image_another_removal_deleted_meanwhile_counts_as_removed(
                                  "after": {"exists": False}}
     with pytest.raises(NotFound, match="unrecognized image ID " + IMAGE_ID):
         client.remove_image("app:2")
+
+
+@pytest.mark.parametrize("flavour, version, at_once", [
+    ("docker", None, True),
+    # Podman 4.3 kept some of the names of one image removed at once, though each removal answered success.
+    ("podman", "4.3.1", False),
+    ("podman", "5.4.2", True),
+])
+def test_names_are_removed_at_once_unless_the_engine_loses_concurrent_names(
+        fake_engine, remove, monkeypatch, flavour, version, at_once):
+    if version:
+        monkeypatch.setattr(fake_engine_module, "PODMAN_VERSION", version)
+    client, engine = fake_engine(flavour)
+    engine.add_image("app:1", "app:2", "app:3", "app:4", image_id=IMAGE_ID)
+    arrivals = engine.count_overlaps("DELETE", "/images/.+")
+    result = remove(client, name=["app:1", "app:2", "app:3"], parallel=3)
+    assert len(arrivals) == 3
+    assert (max(arrivals) > 1) is at_once
+    assert [item["name"] for item in result["results"]] == ["app:1", "app:2", "app:3"]
+    assert sorted(engine.tags()) == ["app:4"]
 
 
 @pytest.mark.parametrize("message, attempts", [(RACED, 5), ("conflict: unable to delete (image is in use)", 1)])
