@@ -113,7 +113,7 @@ notes:
     set once with C(module_defaults) and C(group/moby.engine.engine).
 requirements:
   - requests
-  - requests-unixsocket (for unix sockets)
+  - requests-unixsocket (for unix sockets; on Python 3.8, version 0.3.0 with urllib3 < 2)
 """
 
     # Options of the modules that talk to registries. Matches REGISTRY_ARGUMENT_SPEC in _common.py.

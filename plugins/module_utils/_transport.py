@@ -185,6 +185,20 @@ def version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
+def _unixsocket_mismatch() -> Optional[str]:
+    """Why the installed requests-unixsocket cannot work with the installed urllib3, or None.
+
+    requests-unixsocket 0.3.0, the last for Python 3.8, builds its connection on http.client's, which urllib3 2 calls
+    with arguments it does not take (every request would fail with a TypeError)."""
+    import urllib3
+    import urllib3.connection
+    if issubclass(UnixHTTPConnection, urllib3.connection.HTTPConnection) or urllib3.__version__.startswith("1."):
+        return None
+    return ("The installed requests-unixsocket does not work with urllib3 {0} on the managed host's Python: install "
+            "urllib3<2 there, as requirements.txt does for Python 3.8, or requests-unixsocket 0.4.0 or later (Python "
+            "3.9 and later)".format(urllib3.__version__))
+
+
 def _missing_library_message(library: str) -> str:
     # Same wording as ansible.module_utils.basic.missing_required_lib, without importing basic here.
     return ("Failed to import the required Python library ({0}) on the managed host's Python. "
@@ -321,6 +335,9 @@ class Transport:
         if config.scheme == "unix" and requests_unixsocket is None:
             raise MissingLibrary("requests-unixsocket", _missing_library_message("requests-unixsocket"),
                                  UNIXSOCKET_IMPORT_ERROR)
+        mismatch = _unixsocket_mismatch() if config.scheme == "unix" else None
+        if mismatch:
+            raise MissingLibrary("requests-unixsocket", mismatch)
         self.config = config
         self._local = threading.local()
         self._engine: Optional[Engine] = None

@@ -7,10 +7,12 @@ EngineConfig, against the shared fake engine (faults scripted with ``engine.on``
 
 from __future__ import annotations
 
+import http.client
 import threading
 
 import pytest
 import requests
+import urllib3
 
 from ansible_collections.moby.engine.plugins.module_utils import _transport
 from ansible_collections.moby.engine.plugins.module_utils._client import EngineClient
@@ -539,6 +541,33 @@ def test_missing_requests_unixsocket_only_for_unix(monkeypatch):
         EngineClient(EngineConfig(docker_host="unix:///var/run/docker.sock"))
     assert exc.value.library == "requests-unixsocket"
     EngineClient(EngineConfig(docker_host=TCP_HOST))
+
+
+class _HttpClientConnection(http.client.HTTPConnection):
+    """requests-unixsocket 0.3.0's connection: built on http.client's, not urllib3's."""
+
+
+@pytest.mark.parametrize("urllib3_version, refused", [("2.2.3", True), ("1.26.20", False)])
+def test_requests_unixsocket_0_3_is_refused_with_urllib3_2(monkeypatch, urllib3_version, refused):
+    # On Python 3.8 (requests-unixsocket 0.3.0 and urllib3 2.2.3) every request failed with "request() got an
+    # unexpected keyword argument 'chunked'".
+    monkeypatch.setattr(_transport, "UnixHTTPConnection", _HttpClientConnection)
+    monkeypatch.setattr(urllib3, "__version__", urllib3_version)
+    if not refused:
+        EngineClient(EngineConfig(docker_host="unix:///var/run/docker.sock"))
+        return
+    with pytest.raises(MissingLibrary) as exc:
+        EngineClient(EngineConfig(docker_host="unix:///var/run/docker.sock"))
+    assert exc.value.library == "requests-unixsocket"
+    assert str(exc.value) == (
+        "The installed requests-unixsocket does not work with urllib3 2.2.3 on the managed host's Python: install "
+        "urllib3<2 there, as requirements.txt does for Python 3.8, or requests-unixsocket 0.4.0 or later (Python 3.9 "
+        "and later)")
+    EngineClient(EngineConfig(docker_host=TCP_HOST))
+
+
+def test_installed_requests_unixsocket_works_with_installed_urllib3():
+    assert _transport._unixsocket_mismatch() is None
 
 
 def test_error_bodies_are_capped_and_lose_registry_headers(docker):
