@@ -20,7 +20,7 @@ COLL      := $(BUILD)/ansible_collections/moby/engine
 PYTHON    ?= python3
 STAMP     := $(VENV)/.installed
 
-.PHONY: help venv engine collection sanity units units-floor integration test test-steps test-podman test-podman5 demo bench clean
+.PHONY: help venv engine collection sanity units units-floor units-py38 integration test test-steps test-podman test-podman5 demo bench clean
 
 help:
 	@echo "make demo         run the demo playbook twice (idempotence check)"
@@ -87,6 +87,23 @@ units-floor: venv collection
 	$(FLOOR_VENV)/bin/pip list --disable-pip-version-check 2>/dev/null | grep -iE '^(requests|requests-unixsocket|urllib3) '
 	cd $(COLL) && PYTHONPATH=$(BUILD) $(FLOOR_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/unit
 
+# The unit tests on Python 3.8, with what requirements.txt gives a 3.8 host (requests-unixsocket 0.3.0, urllib3
+# 1.26): at its floor and at its newest. ansible-core no longer installs on 3.8, but its module_utils, which a task
+# runs on the host, do run there: the venv's ansible package alone is put on the path, as AnsiballZ ships it.
+PY38 := $(BUILD)/pythons/python3.8
+units-py38: venv collection
+	@if [ ! -x $(PY38) ]; then echo "units-py38: NOT RUN: no Python 3.8 in build/pythons (pyenv's, found by scripts/ansible-test.sh)"; exit 0; fi; \
+	mkdir -p $(BUILD)/py38-ansible && ln -sfn "$$($(VENV)/bin/python -c 'import ansible, os; print(os.path.dirname(ansible.__file__))')" \
+	  $(BUILD)/py38-ansible/ansible; \
+	for set in floor:tests/unit/requirements-floor-py38.txt newest:requirements.txt; do \
+	  venv=$(BUILD)/venv-py38-$${set%%:*} requirements=$${set#*:}; \
+	  { [ -x $$venv/bin/pytest ] && [ $$venv/.installed -nt $$requirements ]; } || { rm -rf $$venv && $(PY38) -m venv $$venv && \
+	    $$venv/bin/pip install -q --disable-pip-version-check pytest pytest-mock -r $$requirements && touch $$venv/.installed; } || exit 1; \
+	  echo "units-py38 ($${set%%:*}): $$($$venv/bin/pip list --disable-pip-version-check 2>/dev/null | \
+	    grep -iE '^(requests|requests-unixsocket|urllib3) ' | tr -s ' ' | tr '\n' ';')"; \
+	  (cd $(COLL) && PYTHONPATH=$(BUILD)/py38-ansible:$(BUILD) $$venv/bin/python -m pytest -q -p no:cacheprovider tests/unit) || exit 1; \
+	done
+
 # Sequential on purpose (also under make -j): sanity, then units, then integration.
 # scripts/host-net-guard.sh records the host's interfaces and addresses once the system engine runs
 # (starting it, on a machine where none answered, creates docker0: that is the machine's own set-up) and
@@ -105,6 +122,7 @@ test-steps:
 	$(MAKE) --no-print-directory sanity
 	$(MAKE) --no-print-directory units
 	$(MAKE) --no-print-directory units-floor
+	$(MAKE) --no-print-directory units-py38
 	$(MAKE) --no-print-directory integration
 	$(MAKE) --no-print-directory test-matrix
 	$(MAKE) --no-print-directory docs
