@@ -11,6 +11,7 @@ import pytest
 from ansible_collections.moby.engine.plugins.module_utils._client import EngineClient
 from ansible_collections.moby.engine.plugins.module_utils._common import Task
 from ansible_collections.moby.engine.plugins.module_utils._transport import EngineConfig, Transport
+from ansible_collections.moby.engine.tests.unit.plugins import fake_engine as fake_engine_module
 from ansible_collections.moby.engine.tests.unit.plugins.fake_engine import TCP_HOST, FakeEngine, module_params
 
 
@@ -26,6 +27,18 @@ def fake_engine(monkeypatch):
         engine = FakeEngine(flavour, speaks, max_api_version, base_url=engine_config.base_url)
         monkeypatch.setattr(Transport, "_new_session", lambda self: engine)
         return EngineClient(engine_config), engine
+
+    return make
+
+
+@pytest.fixture
+def engine_release(fake_engine, monkeypatch):
+    """make(flavour, podman_version=None) -> (EngineClient, FakeEngine) of that Podman release (4.3.1 unless given)."""
+
+    def make(flavour, podman_version=None):
+        if podman_version:
+            monkeypatch.setattr(fake_engine_module, "PODMAN_VERSION", podman_version)
+        return fake_engine(flavour)
 
     return make
 

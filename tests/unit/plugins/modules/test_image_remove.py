@@ -28,8 +28,7 @@ from ansible_collections.moby.engine.plugins.modules.image_remove import (
     shared_layers,
     validate,
 )
-from ansible_collections.moby.engine.tests.unit.plugins import fake_engine as fake_engine_module
-from ansible_collections.moby.engine.tests.unit.plugins.fake_engine import Reply, error, sha
+from ansible_collections.moby.engine.tests.unit.plugins.fake_engine import NAME_CHANGE_ENGINES, Reply, error, sha
 
 IMAGE_ID = sha("app")
 OTHER_ID = sha("solo")
@@ -113,17 +112,10 @@ def test_a_name_whose_image_another_removal_deleted_meanwhile_counts_as_removed(
         client.remove_image("app:2")
 
 
-@pytest.mark.parametrize("flavour, version, at_once", [
-    ("docker", None, True),
-    # Podman 4.3 kept some of the names of one image removed at once, though each removal answered success.
-    ("podman", "4.3.1", False),
-    ("podman", "5.4.2", True),
-])
+@pytest.mark.parametrize("flavour, version, at_once", NAME_CHANGE_ENGINES)
 def test_names_are_removed_at_once_unless_the_engine_loses_concurrent_names(
-        fake_engine, remove, monkeypatch, flavour, version, at_once):
-    if version:
-        monkeypatch.setattr(fake_engine_module, "PODMAN_VERSION", version)
-    client, engine = fake_engine(flavour)
+        engine_release, remove, flavour, version, at_once):
+    client, engine = engine_release(flavour, version)
     engine.add_image("app:1", "app:2", "app:3", "app:4", image_id=IMAGE_ID)
     arrivals = engine.count_overlaps("DELETE", "/images/.+")
     result = remove(client, name=["app:1", "app:2", "app:3"], parallel=3)

@@ -10,8 +10,7 @@ import pytest
 
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput, NotFound
 from ansible_collections.moby.engine.plugins.modules.image_tag import OPTIONS, run, targets
-from ansible_collections.moby.engine.tests.unit.plugins import fake_engine as fake_engine_module
-from ansible_collections.moby.engine.tests.unit.plugins.fake_engine import module_params, sha
+from ansible_collections.moby.engine.tests.unit.plugins.fake_engine import NAME_CHANGE_ENGINES, module_params, sha
 
 SOURCE_ID = sha("source")
 OTHER_ID = sha("other")
@@ -146,17 +145,10 @@ def test_podman_names_read_as_dockers(podman, tag):
     assert tag(client, repository=["app:v2"])["changed"] is False
 
 
-@pytest.mark.parametrize("flavour, version, at_once", [
-    ("docker", None, True),
-    # Podman 4.3 lost some of the tags of one image sent at once, though each answered success (CI, Podman 4.3).
-    ("podman", "4.3.1", False),
-    ("podman", "5.4.2", True),
-])
+@pytest.mark.parametrize("flavour, version, at_once", NAME_CHANGE_ENGINES)
 def test_targets_are_tagged_at_once_unless_the_engine_loses_concurrent_names(
-        fake_engine, tag, monkeypatch, flavour, version, at_once):
-    if version:
-        monkeypatch.setattr(fake_engine_module, "PODMAN_VERSION", version)
-    client, engine = fake_engine(flavour)
+        engine_release, tag, flavour, version, at_once):
+    client, engine = engine_release(flavour, version)
     engine.add_image("app:build-412", image_id=SOURCE_ID)
     arrivals = engine.count_overlaps("POST", "/images/[^/]+/tag")
     result = tag(client, repository=["app:v1", "app:v2", "app:v3"], parallel=3)
