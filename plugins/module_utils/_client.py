@@ -10,14 +10,11 @@ takes the negotiated engine.  The methods raise the exceptions of ``_errors``; n
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from functools import partial
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -48,33 +45,17 @@ from ansible_collections.moby.engine.plugins.module_utils._errors import (
     NotFound,
 )
 from ansible_collections.moby.engine.plugins.module_utils._transport import (
-    UPLOAD_CHUNK_SIZE,
     Engine,
     EngineConfig,
-    FileUpload,
     Transport,
     Writable,
+    upload_body,
 )
 
 if TYPE_CHECKING:
     # In annotations only: the progress stream parser is imported by the requests that stream (Transport.stream),
     # not by every task (module start cost, issue #16).
     from ansible_collections.moby.engine.plugins.module_utils._stream import ProgressSummary
-
-
-def _upload_body(archive: IO[bytes] | Iterable[bytes]) -> Any:
-    """The request body for an upload: a regular file as a FileUpload, any other stream in UPLOAD_CHUNK_SIZE
-    chunks."""
-    if not hasattr(archive, "read"):
-        return archive
-    try:
-        regular = stat.S_ISREG(os.fstat(archive.fileno()).st_mode)
-    except (AttributeError, OSError, ValueError):
-        # io.BytesIO and other in-memory files have no descriptor (UnsupportedOperation is an OSError).
-        regular = False
-    if regular:
-        return FileUpload(archive)
-    return iter(partial(archive.read, UPLOAD_CHUNK_SIZE), b"")
 
 
 class EngineClient:
@@ -216,7 +197,7 @@ class EngineClient:
         """(progress summary, names the engine says it loaded); ``platform`` (JSON OCI platform, API 1.48) loads
         that platform alone."""
         summary = self.transport.stream("POST", "/images/load", params={"quiet": quiet, "platform": platform},
-                                        headers={"Content-Type": "application/x-tar"}, data=_upload_body(archive))
+                                        headers={"Content-Type": "application/x-tar"}, data=upload_body(archive))
         return summary, loaded_names(summary.log)
 
     def import_image(self, source: IO[bytes] | Iterable[bytes] | str, params: Mapping[str, Any]) -> ProgressSummary:
@@ -227,7 +208,7 @@ class EngineClient:
             return self.transport.stream("POST", "/images/create", params=query)
         query["fromSrc"] = "-"
         return self.transport.stream("POST", "/images/create", params=query,
-                                     headers={"Content-Type": "application/octet-stream"}, data=_upload_body(source))
+                                     headers={"Content-Type": "application/octet-stream"}, data=upload_body(source))
 
     # -- builds ----------------------------------------------------------
 

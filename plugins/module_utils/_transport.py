@@ -14,10 +14,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import threading
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import IO, TYPE_CHECKING, Any, Optional, Protocol
 from urllib.parse import quote, urlsplit
 
@@ -120,20 +122,35 @@ class FileSpan:
 
 
 class FileUpload:
-    """The rest of a regular file, from its current position, as a request body.
+    """The rest of a regular file of ``size`` bytes, from its current position, as a request body.
 
     requests sends ``len`` as Content-Length; urllib3 then hands each item of the body to the connection's
     ``send``, and the one item is a FileSpan. (Given the file itself, urllib3 would read and send 16 KiB at a
     time.)
     """
 
-    def __init__(self, file: IO[bytes]) -> None:
+    def __init__(self, file: IO[bytes], size: int) -> None:
         offset = file.tell()
-        self.len = max(os.fstat(file.fileno()).st_size - offset, 0)
+        self.len = max(size - offset, 0)
         self._spans = [FileSpan(file, offset, self.len)] if self.len else []
 
     def __iter__(self) -> Iterator[FileSpan]:
         return iter(self._spans)
+
+
+def upload_body(source: IO[bytes] | Iterable[bytes]) -> Any:
+    """The request body for an upload: the rest of a regular file as a FileUpload, any other stream in
+    UPLOAD_CHUNK_SIZE reads, and an iterable of bytes as it is."""
+    if not hasattr(source, "read"):
+        return source
+    try:
+        info = os.fstat(source.fileno())
+    except (AttributeError, OSError, ValueError):
+        # io.BytesIO and other in-memory files have no descriptor (UnsupportedOperation is an OSError).
+        info = None
+    if info is not None and stat.S_ISREG(info.st_mode):
+        return FileUpload(source, info.st_size)
+    return iter(partial(source.read, UPLOAD_CHUNK_SIZE), b"")
 
 
 class SendfileConnection:

@@ -13,35 +13,53 @@ import os
 import socket
 import socketserver
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
-from ansible_collections.moby.engine.plugins.module_utils._client import EngineClient, _upload_body
+from ansible_collections.moby.engine.plugins.module_utils._client import EngineClient
 from ansible_collections.moby.engine.plugins.module_utils._errors import InvalidInput
-from ansible_collections.moby.engine.plugins.module_utils._transport import UPLOAD_CHUNK_SIZE, EngineConfig, FileUpload
+from ansible_collections.moby.engine.plugins.module_utils._transport import (
+    UPLOAD_CHUNK_SIZE,
+    EngineConfig,
+    FileUpload,
+    upload_body,
+)
 from ansible_collections.moby.engine.plugins.module_utils._files import AtomicFile
 from ansible_collections.moby.engine.tests.unit.plugins.fake_engine import Reply
 
 
-class RecordingEngine(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    """A real HTTP server on a Unix socket answering /_ping and POST /images/load like dockerd; it keeps each
-    upload's Content-Length and bytes, and counts connections."""
+class _Recording:
+    """Mixed into a threading socketserver: a real HTTP server answering /_ping and POST /images/load like dockerd;
+    it keeps each upload's Transfer-Encoding, Content-Length and bytes, and counts connections."""
 
     daemon_threads = True
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, address: Any) -> None:
         self.uploads: list = []
         self.connections = 0
-        super().__init__(path, _EngineHandler)
+        super().__init__(address, _EngineHandler)  # type: ignore[call-arg]
 
 
-class RecordingTCPEngine(socketserver.ThreadingMixIn, socketserver.TCPServer):
-    daemon_threads = True
+class RecordingEngine(_Recording, socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """On a Unix socket."""
 
-    def __init__(self) -> None:
-        self.uploads: list = []
-        self.connections = 0
-        super().__init__(("127.0.0.1", 0), _EngineHandler)
+
+class RecordingTCPEngine(_Recording, socketserver.ThreadingMixIn, socketserver.TCPServer):
+    """On a loopback TCP port."""
+
+
+@contextmanager
+def serving(server: Any) -> Iterator[Any]:
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 class _EngineHandler(http.server.BaseHTTPRequestHandler):
@@ -75,12 +93,8 @@ class _EngineHandler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def unix_engine(tmp_path):
-    server = RecordingEngine(str(tmp_path / "engine.sock"))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server, EngineClient(EngineConfig(docker_host="unix://" + str(tmp_path / "engine.sock")))
-    server.shutdown()
-    server.server_close()
+    with serving(RecordingEngine(str(tmp_path / "engine.sock"))) as server:
+        yield server, EngineClient(EngineConfig(docker_host="unix://" + str(tmp_path / "engine.sock")))
 
 
 @pytest.fixture
@@ -126,17 +140,11 @@ def test_every_request_of_a_session_shares_one_connection(unix_engine, tmp_path)
 
 
 def test_an_upload_over_tcp_goes_out_in_large_reads(sendfile_calls, tmp_path):
-    server = RecordingTCPEngine()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(RecordingTCPEngine(("127.0.0.1", 0))) as server:
         client = EngineClient(EngineConfig(docker_host="tcp://127.0.0.1:{0}".format(server.server_address[1])))
         path = archive_file(tmp_path, 2 * UPLOAD_CHUNK_SIZE + 7)
         with open(path, "rb") as archive:
             client.load_images(archive, quiet=True)
-    finally:
-        server.shutdown()
-        server.server_close()
     assert server.uploads == [(None, 2 * UPLOAD_CHUNK_SIZE + 7, path.read_bytes())]
     assert not sendfile_calls
 
@@ -145,7 +153,7 @@ def test_a_file_body_is_one_span_of_its_rest(tmp_path):
     path = archive_file(tmp_path, 2 * UPLOAD_CHUNK_SIZE + 10)
     with open(path, "rb") as archive:
         archive.read(10)
-        body = _upload_body(archive)
+        body = upload_body(archive)
         assert isinstance(body, FileUpload)
         # requests takes the Content-Length from ``len``: what is left from the current position.
         assert body.len == 2 * UPLOAD_CHUNK_SIZE
@@ -159,7 +167,7 @@ def test_an_empty_rest_is_an_empty_body(tmp_path):
     path = archive_file(tmp_path, 10)
     with open(path, "rb") as archive:
         archive.read()
-        body = _upload_body(archive)
+        body = upload_body(archive)
         assert body.len == 0
         assert not list(body)
 
@@ -168,7 +176,7 @@ def test_an_empty_rest_is_an_empty_body(tmp_path):
 def test_a_file_never_gives_more_than_its_announced_length(tmp_path, how):
     path = archive_file(tmp_path, 100)
     with open(path, "rb") as archive:
-        (span,) = list(_upload_body(archive))
+        (span,) = list(upload_body(archive))
         with open(path, "ab") as grow:
             grow.write(b"y" * 100)
         assert sent_by(span, how) == path.read_bytes()[:100]
@@ -178,7 +186,7 @@ def test_a_file_never_gives_more_than_its_announced_length(tmp_path, how):
 def test_a_file_that_shrinks_meanwhile_fails_instead_of_leaving_the_engine_waiting(tmp_path, how):
     path = archive_file(tmp_path, 100)
     with open(path, "rb") as archive:
-        (span,) = list(_upload_body(archive))
+        (span,) = list(upload_body(archive))
         with open(path, "r+b") as shrink:
             shrink.truncate(40)
         with pytest.raises(InvalidInput, match=r"got shorter while it was being sent \(60 bytes were missing\)"):
@@ -204,13 +212,13 @@ def sent_by(span, how):
 
 
 def test_an_in_memory_file_goes_out_in_chunks():
-    body = _upload_body(io.BytesIO(b"z" * (UPLOAD_CHUNK_SIZE + 1)))
+    body = upload_body(io.BytesIO(b"z" * (UPLOAD_CHUNK_SIZE + 1)))
     assert [len(chunk) for chunk in body] == [UPLOAD_CHUNK_SIZE, 1]
 
 
 def test_an_iterable_goes_out_as_it_is():
     chunks = [b"a", b"b"]
-    assert _upload_body(chunks) is chunks
+    assert upload_body(chunks) is chunks
 
 
 def test_an_export_into_a_new_archive_arrives_whole(docker, tmp_path):
