@@ -31,12 +31,17 @@ _POLL_SECONDS = 0.1
 def lock_directory() -> str:
     """This user's own lock directory, made 0700 on first use and refused when anyone else could write it."""
     path = os.path.join(tempfile.gettempdir(), "moby.engine-{0}".format(os.getuid()))
-    try:
-        os.mkdir(path, 0o700)
-    except OSError as exc:
-        if exc.errno != errno.EEXIST:
-            raise MobyEngineError("cannot create the lock directory {0}: {1}".format(path, exc.strerror or exc))
-    info = os.lstat(path)
+    while True:
+        try:
+            os.mkdir(path, 0o700)
+        except OSError as exc:
+            if exc.errno != errno.EEXIST:
+                raise MobyEngineError("cannot create the lock directory {0}: {1}".format(path, exc.strerror or exc))
+        try:
+            info = os.lstat(path)
+            break
+        except FileNotFoundError:
+            continue  # a holder releasing the last lock removed it between mkdir and lstat: make it again
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
         raise MobyEngineError(
             "the lock directory {0} is not a directory that only uid {1} can write (owner uid {2}, mode {3:o}); "

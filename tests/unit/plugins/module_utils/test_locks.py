@@ -95,6 +95,23 @@ def test_other_keys_do_not_wait():
             pass
 
 
+def test_a_directory_removed_between_mkdir_and_lstat_is_made_again(private_tmp, monkeypatch):
+    # A holder releasing the last lock removes the directory: another task's mkdir may have just found it there.
+    real_mkdir = os.mkdir
+    calls = []
+
+    def mkdir_that_found_it_once(path, mode):
+        calls.append(path)
+        if len(calls) == 1:
+            raise FileExistsError(17, "File exists", path)
+        real_mkdir(path, mode)
+
+    monkeypatch.setattr(_locks.os, "mkdir", mkdir_that_found_it_once)
+    path = lock_directory()
+    assert len(calls) == 2
+    assert os.path.isdir(path)
+
+
 def test_nothing_stays_behind(private_tmp):
     with host_lock("unix:///var/run/docker.sock", "app:1", timeout=5):
         assert len(os.listdir(lock_directory())) == 1
@@ -102,24 +119,32 @@ def test_nothing_stays_behind(private_tmp):
 
 
 def test_many_holders_in_turn_leave_nothing_behind(private_tmp):
-    counter = {"inside": 0, "most": 0}
+    counter = {"inside": 0, "most": 0, "turns": 0}
     guard = threading.Lock()
+    errors = []
 
     def hold():
-        for _turn in range(20):
-            with host_lock("unix:///var/run/docker.sock", "app:1", timeout=10):
-                with guard:
-                    counter["inside"] += 1
-                    counter["most"] = max(counter["most"], counter["inside"])
-                time.sleep(0.001)
-                with guard:
-                    counter["inside"] -= 1
+        try:
+            for _turn in range(20):
+                with host_lock("unix:///var/run/docker.sock", "app:1", timeout=10):
+                    with guard:
+                        counter["inside"] += 1
+                        counter["most"] = max(counter["most"], counter["inside"])
+                        counter["turns"] += 1
+                    time.sleep(0.001)
+                    with guard:
+                        counter["inside"] -= 1
+        except Exception as exc:  # pylint: disable=broad-except
+            errors.append(exc)
 
     threads = [threading.Thread(target=hold) for _thread in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    # Every holder got all its turns (a thread's exception would not fail the test by itself).
+    assert errors == []
+    assert counter["turns"] == 80
     # Unlinking on release never let two holders in at once.
     assert counter["most"] == 1
     assert os.listdir(str(private_tmp)) == []
